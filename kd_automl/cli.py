@@ -1,0 +1,266 @@
+"""The ``kd-automl`` command."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from kd_automl.errors import KDAutoMLError
+
+app = typer.Typer(help="Hyperparameter search and AutoML for knowledge distillation.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+console = Console()
+err_console = Console(stderr=True)
+
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEMO_SPEC = REPO_ROOT / "search_spaces" / "digits_kd.yaml"
+
+Workspace_ = Annotated[Path | None, typer.Option(
+    "--workspace", "-w", help="Folder for the database, teachers and reports "
+    "(default ./runs or $KD_AUTOML_WORKSPACE).")]
+Db = Annotated[str | None, typer.Option(
+    "--db", help="SQLAlchemy URL of the result store (default: <workspace>/kd_automl.db).")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")]
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
+                        handlers=[RichHandler(console=err_console, show_path=False)], force=True)
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
+
+
+def _store(workspace: Path | None, db: str | None):
+    from kd_automl.store import Store
+    from kd_automl.workspace import Workspace
+
+    return Store(db or Workspace.resolve(workspace).db_url)
+
+
+@app.command()
+def check(spec: Annotated[Path, typer.Argument(help="Experiment spec (YAML or JSON).")]) -> None:
+    """Validate a spec and its search space without running anything."""
+    from kd_automl.spec import load_spec
+
+    s = load_spec(spec)
+    console.print(f"[green]ok[/] {spec}: experiment {s.name!r}, method {s.method.name}, "
+                  f"{len(s.search)} searched field(s): {', '.join(s.search) or 'none'}")
+
+
+def _run_optuna(spec_path: Path, trials: int, workspace, db, study, fresh, workers, gpus,
+                baseline: bool = True):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from kd_automl.optuna import run_study
+    from kd_automl.spec import load_spec
+
+    spec = load_spec(spec_path)
+    state = {"complete": 0, "pruned": 0, "failed": 0, "best": None}
+    maximize = spec.objective.direction == "maximize"
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err_console,
+                  transient=False) as progress:
+        task = progress.add_task(f"{spec.name}", total=trials, info="training teacher...")
+
+        def on_trial(event):
+            r = event.result
+            if event.role == "baseline":
+                acc = r.student_test_acc
+                progress.update(task, info=f"student alone: {100 * acc:.2f}%" if acc is not None
+                                else f"baseline {r.status}")
+                return
+            state[r.status] += 1
+            v = r.objective(spec.objective.metric)
+            if r.status == "complete" and v is not None and (
+                    state["best"] is None
+                    or (v > state["best"] if maximize else v < state["best"])):
+                state["best"] = v
+            best = f"{100 * state['best']:.2f}%" if state["best"] is not None else "–"
+            progress.update(task, advance=1,
+                            info=f"done {state['complete']} pruned {state['pruned']} "
+                                 f"failed {state['failed']} | best {spec.objective.metric} {best}")
+
+        summary = run_study(spec, trials, workspace=workspace, db=db, study_name=study,
+                            fresh=fresh, workers=workers, gpus=gpus, on_trial=on_trial,
+                            baseline=baseline)
+        if workers > 1:
+            progress.update(task, completed=trials, info="workers finished")
+    return summary
+
+
+@app.command("optuna")
+def optuna_cmd(
+    spec: Annotated[Path, typer.Argument(help="Experiment spec (YAML or JSON).")],
+    trials: Annotated[int, typer.Option("--trials", "-n", help="Trials to run (more).")] = 16,
+    study: Annotated[str | None, typer.Option(help="Study name (default: the spec's name).")]
+    = None,
+    fresh: Annotated[bool, typer.Option(help="Start a new, timestamped study instead of "
+                                        "resuming the one named after the spec.")] = False,
+    workers: Annotated[int, typer.Option(help="Worker processes (one GPU each when there "
+                                         "are GPUs).")] = 1,
+    gpus: Annotated[str | None, typer.Option(help="GPU ids to use, e.g. 0,1.")] = None,
+    workspace: Workspace_ = None, db: Db = None, verbose: Verbose = False,
+) -> None:
+    """Run (or resume) an Optuna study of SPEC; every trial lands in the store."""
+    _setup_logging(verbose)
+    gpu_list = [int(g) for g in gpus.split(",")] if gpus else None
+    summary = _run_optuna(spec, trials, workspace, db, study, fresh, workers, gpu_list)
+    console.print(f"study [bold]{summary.study_name}[/]: {summary.trials_run} trial(s) run; "
+                  f"store {summary.db}")
+    _print_leaderboard(_store(workspace, summary.db), [summary.experiment], top=10, fmt="table")
+
+
+def _pct(v, signed: bool = False) -> str:
+    if v is None:
+        return "–"
+    return f"{100 * v:+.2f}" if signed else f"{100 * v:.2f}"
+
+
+def _fmt_params(p: dict) -> str:
+    """``method.temperature=3.21`` -> ``temperature=3.21`` (the leaf names are unambiguous)."""
+    out = []
+    for k, v in p.items():
+        k = k.rsplit(".", 1)[-1]
+        out.append(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}")
+    return " ".join(out)
+
+
+def _print_leaderboard(store, experiments: list[str] | None, top: int | None, fmt: str) -> None:
+    from kd_automl.store import leaderboard
+
+    rows = leaderboard(store, experiments, top=top)
+    if fmt == "json":
+        console.print_json(json.dumps([r.to_dict() for r in rows]))
+        return
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["rank", "experiment", "backend", "trial", "method", "params",
+                    "student_val_acc", "student_test_acc", "teacher_test_acc", "gap", "gain",
+                    "student_params"])
+        for r in rows:
+            w.writerow([r.rank, r.experiment, r.backend, r.trial, r.method, json.dumps(r.params),
+                        r.student_val_acc, r.student_test_acc, r.teacher_test_acc, r.gap, r.gain,
+                        r.student_params])
+        sys.stdout.write(buf.getvalue())
+        return
+    if not rows:
+        console.print("no completed trials yet")
+        return
+    many = len({r.experiment for r in rows}) > 1
+    table = Table(title="Leaderboard (accuracy %; gain = test accuracy minus the student alone)")
+    cols = ["#", *(["experiment"] if many else []), "trial", "method", "hyperparameters",
+            "val", "test", "teacher", "gap", "gain"]
+    for col in cols:
+        numeric = col in ("#", "val", "test", "teacher", "gap", "gain")
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=numeric)
+    for r in rows:
+        table.add_row(str(r.rank), *([r.experiment] if many else []), r.trial, r.method,
+                      _fmt_params(r.params), _pct(r.student_val_acc), _pct(r.student_test_acc),
+                      _pct(r.teacher_test_acc), _pct(r.gap), _pct(r.gain, signed=True))
+    console.print(table)
+
+
+@app.command("leaderboard")
+def leaderboard_cmd(
+    experiment: Annotated[list[str] | None, typer.Option(
+        "--experiment", "-e", help="Experiment name (repeatable; default: all).")] = None,
+    top: Annotated[int | None, typer.Option(help="Show the best K trials.")] = None,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
+    workspace: Workspace_ = None, db: Db = None,
+) -> None:
+    """Rank completed trials by the experiment's objective."""
+    _print_leaderboard(_store(workspace, db), experiment, top, format.value)
+
+
+@app.command()
+def report(
+    experiment: Annotated[list[str] | None, typer.Option(
+        "--experiment", "-e", help="Experiment name (repeatable; default: all).")] = None,
+    out: Annotated[Path | None, typer.Option(help="HTML file to write "
+                                             "(default <workspace>/reports/report.html).")]
+    = None,
+    workspace: Workspace_ = None, db: Db = None,
+) -> None:
+    """Write a self-contained Plotly HTML report."""
+    from kd_automl.analysis import write_report
+    from kd_automl.workspace import Workspace
+
+    ws = Workspace.resolve(workspace)
+    path = write_report(_store(workspace, db), out or ws.folder("reports") / "report.html",
+                        experiment)
+    console.print(f"report written to {path}")
+
+
+@app.command()
+def methods() -> None:
+    """List the distillation methods and their hyperparameters."""
+    from kd_automl.distill import get_method, method_names
+
+    table = Table(title="Methods")
+    for col in ("method", "hyperparameter (default)", "suggested search", "paper"):
+        table.add_column(col)
+    for name in method_names():
+        cls = get_method(name)
+        hps = "\n".join(f"{k} ({h.default})" for k, h in cls.hyperparameters.items()) or "–"
+        search = "\n".join(f"{h.search['_type']} {h.search['_value']}" if h.search else "–"
+                           for h in cls.hyperparameters.values()) or "–"
+        table.add_row(name, hps, search, cls.paper)
+    console.print(table)
+
+
+@app.command()
+def demo(
+    trials: Annotated[int, typer.Option("--trials", "-n", help="Trials to run.")] = 16,
+    fresh: Annotated[bool, typer.Option(help="Start a new study instead of resuming.")] = False,
+    workspace: Workspace_ = None, db: Db = None, verbose: Verbose = False,
+) -> None:
+    """The main job: a KD search on digits, then the leaderboard and the HTML report."""
+    from kd_automl.analysis import write_report
+    from kd_automl.workspace import Workspace
+
+    _setup_logging(verbose)
+    ws = Workspace.resolve(workspace)
+    summary = _run_optuna(DEMO_SPEC, trials, ws.root, db, None, fresh, 1, None)
+    store = _store(ws.root, summary.db)
+    console.print(f"\nstudy [bold]{summary.study_name}[/] ({summary.trials_run} new trial(s)); "
+                  f"database {summary.db}")
+    _print_leaderboard(store, [summary.experiment], top=10, fmt="table")
+    path = write_report(store, ws.folder("reports") / "report.html", [summary.experiment])
+    console.print(f"report: {path}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors print one message and exit 1, never a traceback."""
+    try:
+        app(args=argv, prog_name="kd-automl")
+    except KDAutoMLError as err:
+        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted; finished trials are in the store")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

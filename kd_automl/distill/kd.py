@@ -1,0 +1,31 @@
+"""Hinton KD: ``(1 - alpha) * CE + alpha * T^2 * KL(p_t^T || p_s^T)``."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+
+from kd_automl.distill.base import Distiller, HyperParameter
+from kd_automl.distill.losses import kd_loss
+from kd_automl.distill.registry import register_method
+
+
+@register_method
+class KD(Distiller):
+    name = "kd"
+    paper = "Hinton, Vinyals, Dean. Distilling the Knowledge in a Neural Network (2015)"
+    hyperparameters = {
+        "temperature": HyperParameter(4.0, low=1e-3, search={"_type": "loguniform",
+                                                               "_value": [1, 20]},
+                                      doc="softmax temperature T"),
+        "alpha": HyperParameter(0.9, low=0.0, high=1.0,
+                                search={"_type": "uniform", "_value": [0, 1]},
+                                doc="weight of the KD term (1 - alpha on CE)"),
+    }
+
+    def loss(self, batch, teacher_out):
+        x, y = batch
+        logits = self.student(x)
+        ce = F.cross_entropy(logits.float(), y)
+        kd = kd_loss(logits, teacher_out.logits, self.hp["temperature"])
+        alpha = self.hp["alpha"]
+        return (1 - alpha) * ce + alpha * kd, {"ce": ce, "kd": kd}

@@ -1,0 +1,32 @@
+"""What a trial returns."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["complete", "pruned", "failed"]
+
+
+@dataclass
+class TrialResult:
+    """Everything one trial measured. Accuracies are fractions in [0, 1]."""
+
+    status: Status = "complete"
+    student_val_acc: float | None = None
+    student_test_acc: float | None = None
+    teacher_test_acc: float | None = None
+    gap: float | None = None  # teacher_test_acc - student_test_acc
+    student_params: int | None = None
+    student_flops: int | None = None
+    teacher_params: int | None = None
+    wall_time_s: float = 0.0
+    curve: list[dict[str, float]] = field(default_factory=list)  # one dict per epoch
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def objective(self, metric: str) -> float | None:
+        return {"val_acc": self.student_val_acc, "test_acc": self.student_test_acc}[metric]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,98 @@
+"""Teachers are trained once per (dataset, arch, size, seed, budget) and cached on disk.
+
+A checkpoint is written to a temporary file and renamed into place; a
+manifest holding its SHA-256 is written after it. A checkpoint without a
+manifest, with a different hash, or that fails to load is a broken cache
+entry: it is retrained, never used. A file lock makes concurrent workers
+train a given teacher once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from filelock import FileLock
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+
+
+@dataclass
+class CachedModel:
+    model: nn.Module
+    metrics: dict[str, Any]
+    path: Path
+    reused: bool
+
+
+def cache_key(fields: dict[str, Any]) -> str:
+    blob = json.dumps({"v": CACHE_VERSION, **fields}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _try_load(model: nn.Module, ckpt: Path, manifest: Path) -> dict[str, Any] | None:
+    if not ckpt.exists() and not manifest.exists():
+        return None
+    try:
+        meta = json.loads(manifest.read_text())
+        if meta.get("sha256") != _sha256(ckpt):
+            raise ValueError("checksum mismatch")
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+        return meta["metrics"]
+    except Exception as err:  # any defect of the cache entry means: retrain
+        log.warning("teacher cache %s is unusable (%s: %s); retraining", ckpt.name,
+                    type(err).__name__, err)
+        return None
+
+
+def load_or_train(folder: Path, name: str, fields: dict[str, Any], model: nn.Module,
+                  train: Callable[[nn.Module], dict[str, Any]]) -> CachedModel:
+    """Load ``model``'s weights from the cache entry for ``fields``, or train and store them.
+
+    ``train(model)`` trains in place and returns metrics (e.g. test accuracy)
+    that are stored in the manifest and returned on every reuse.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{name}-{cache_key(fields)}"
+    ckpt, manifest = folder / f"{stem}.pt", folder / f"{stem}.json"
+    with FileLock(str(folder / f"{stem}.lock")):
+        metrics = _try_load(model, ckpt, manifest)
+        if metrics is not None:
+            return CachedModel(model, metrics, ckpt, reused=True)
+        metrics = train(model)
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        _atomic_write(ckpt, lambda p: torch.save(state, p))
+        meta = {"sha256": _sha256(ckpt), "metrics": metrics, "fields": fields}
+        _atomic_write(manifest, lambda p: p.write_text(json.dumps(meta, indent=2, default=str)))
+        return CachedModel(model, metrics, ckpt, reused=False)

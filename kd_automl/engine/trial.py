@@ -1,0 +1,134 @@
+"""One trial: data -> teacher (cached) -> student -> distiller -> train -> TrialResult."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from functools import lru_cache
+
+import torch
+
+from kd_automl.data import Dataset, load_dataset
+from kd_automl.distill import get_method
+from kd_automl.engine.device import pick_device, prepare_model, seed_everything
+from kd_automl.engine.reporters import NullReporter, Reporter
+from kd_automl.engine.result import TrialResult
+from kd_automl.engine.teacher_cache import load_or_train
+from kd_automl.engine.train import evaluate, fit, predict_logits
+from kd_automl.errors import KDAutoMLError, TrialDiverged, TrialPruned
+from kd_automl.models import build_model, profile
+from kd_automl.spec import ExperimentSpec, ModelSpec, TrainSpec
+from kd_automl.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=8)
+def _dataset(name: str, options: tuple, seed: int, val: float, test: float) -> Dataset:
+    return load_dataset(name, dict(options), seed=seed, val_fraction=val, test_fraction=test)
+
+
+def get_dataset(spec: ExperimentSpec) -> Dataset:
+    d = spec.dataset
+    return _dataset(d.name, tuple(sorted(d.options.items())), spec.seed, d.val_fraction,
+                    d.test_fraction)
+
+
+def _teacher_fields(spec: ExperimentSpec, model: ModelSpec, budget: TrainSpec) -> dict:
+    return {"dataset": spec.dataset.to_dict() if hasattr(spec.dataset, "to_dict")
+            else spec.dataset.model_dump(mode="json"),
+            "model": model.model_dump(mode="json"), "train": budget.model_dump(mode="json"),
+            "seed": spec.seed}
+
+
+def train_teacher(spec: ExperimentSpec, data: Dataset, workspace: Workspace,
+                  device: torch.device, model_spec: ModelSpec | None = None):
+    """The spec's teacher, trained alone on the labels, from the cache when it is there."""
+    from kd_automl.distill.ce import CE
+
+    model_spec = model_spec or spec.teacher
+    budget = spec.teacher_budget
+    fields = _teacher_fields(spec, model_spec, budget)
+    seed_everything(spec.seed)
+    model = build_model(model_spec.arch, data.input_shape, data.num_classes, where="teacher",
+                        **model_spec.options)
+
+    def train(m):
+        log.info("training teacher %s on %s (%d epochs)", model_spec.arch, data.name,
+                 budget.epochs)
+        m = prepare_model(m, device)
+        fit(CE(m), data.x_train, data.y_train, budget, device, seed=spec.seed)
+        return {"val_acc": evaluate(m, data.x_val, data.y_val, device),
+                "test_acc": evaluate(m, data.x_test, data.y_test, device),
+                "params": sum(p.numel() for p in m.parameters())}
+
+    cached = load_or_train(workspace.folder("teachers"), f"{data.name}-{model_spec.arch}", fields,
+                           model, train)
+    cached.model = prepare_model(cached.model, device).eval()
+    for p in cached.model.parameters():
+        p.requires_grad_(False)
+    return cached
+
+
+def run_trial(spec: ExperimentSpec, workspace: Workspace, reporter: Reporter | None = None,
+              device: str | torch.device | None = None) -> TrialResult:
+    """Run one trial of ``spec`` (sampled values already written in).
+
+    Never raises for a failing trial: the result's ``status`` is ``failed`` with
+    the reason in ``error`` (or ``pruned`` when the reporter pruned it).
+    """
+    reporter = reporter or NullReporter()
+    device = pick_device(str(device) if device is not None else None)
+    result = TrialResult()
+    start = time.perf_counter()
+    try:
+        _run(spec, workspace, reporter, device, result)
+    except TrialPruned:
+        result.status = "pruned"
+    except TrialDiverged as err:
+        result.status, result.error = "failed", f"diverged: {err}"
+    except torch.cuda.OutOfMemoryError as err:
+        result.status, result.error = "failed", f"out of memory: {str(err).splitlines()[0]}"
+    except KDAutoMLError as err:
+        result.status, result.error = "failed", str(err)
+    except Exception as err:  # a crashing trial is recorded, never takes the search down
+        result.status, result.error = "failed", f"{type(err).__name__}: {err}"
+        result.extra["traceback"] = traceback.format_exc(limit=20)
+        log.warning("trial crashed: %s", result.error)
+    result.wall_time_s = time.perf_counter() - start
+    if result.status == "pruned" and result.curve:
+        result.student_val_acc = result.curve[-1].get("val_acc")
+    reporter.report_final(result)
+    return result
+
+
+def _run(spec: ExperimentSpec, workspace: Workspace, reporter: Reporter, device: torch.device,
+         result: TrialResult) -> None:
+    data = get_dataset(spec)
+    method_cls = get_method(spec.method.name)
+    teacher_logits = None
+    if method_cls.needs_teacher:
+        teacher = train_teacher(spec, data, workspace, device)
+        result.teacher_test_acc = teacher.metrics["test_acc"]
+        result.teacher_params = teacher.metrics["params"]
+        result.extra["teacher_cache"] = "reused" if teacher.reused else "trained"
+        teacher_logits = predict_logits(teacher.model, data.x_train, device)
+
+    seed_everything(spec.seed)
+    student = build_model(spec.student.arch, data.input_shape, data.num_classes,
+                          where="student", **spec.student.options)
+    prof = profile(student, data.input_shape)
+    result.student_params, result.student_flops = prof.params, prof.flops
+    distiller = method_cls(prepare_model(student, device), **spec.method.options)
+
+    def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+        result.curve.append(metrics)
+        reporter.report_epoch(epoch, metrics)
+
+    fit(distiller, data.x_train, data.y_train, spec.train, device, teacher_logits=teacher_logits,
+        val=(data.x_val, data.y_val), seed=spec.seed, on_epoch=on_epoch)
+    result.student_val_acc = evaluate(distiller, data.x_val, data.y_val, device)
+    result.student_test_acc = evaluate(distiller, data.x_test, data.y_test, device)
+    if result.teacher_test_acc is not None:
+        result.gap = result.teacher_test_acc - result.student_test_acc

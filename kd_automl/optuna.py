@@ -1,0 +1,5 @@
+"""``kd_automl.optuna.run_study``: the Optuna backend, for scripts."""
+
+from kd_automl.orchestrate.optuna_study import StudySummary, TrialEvent, run_baseline, run_study
+
+__all__ = ["StudySummary", "TrialEvent", "run_baseline", "run_study"]

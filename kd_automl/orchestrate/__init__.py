@@ -1,0 +1,1 @@
+"""Orchestrators: Optuna studies and NNI experiments over the same engine."""

@@ -1,0 +1,211 @@
+"""The experiment spec: what to distil and what to search, loaded from YAML or JSON.
+
+Any field can be searched by naming its dotted path under ``search``; a trial
+is the spec with the sampled values written in (:func:`apply_params`),
+validated again before it runs.
+
+>>> spec = load_spec("search_spaces/digits_kd.yaml")      # doctest: +SKIP
+>>> trial_spec = apply_params(spec, {"method.temperature": 4.0})  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from kd_automl.errors import KDAutoMLError
+from kd_automl.search import default_point, validate_space
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Open(BaseModel):
+    """A section whose extra fields are keyword arguments checked by a registry."""
+
+    model_config = ConfigDict(extra="allow")
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class DatasetSpec(_Open):
+    name: str = "digits"
+    val_fraction: float = Field(0.2, gt=0, lt=0.5)
+    test_fraction: float = Field(0.2, gt=0, lt=0.5)
+
+
+class ModelSpec(_Open):
+    arch: str
+
+
+class MethodSpec(_Open):
+    name: str = "kd"
+
+
+class TrainSpec(_Strict):
+    epochs: int = Field(20, ge=1)
+    batch_size: int = Field(128, ge=1)
+    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
+    lr: float = Field(0.05, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    nesterov: bool = False
+    weight_decay: float = Field(5e-4, ge=0)
+    schedule: Literal["cosine", "step", "constant"] = "cosine"
+    milestones: list[int] = Field(default_factory=list)
+    gamma: float = Field(0.1, gt=0)
+
+
+class ObjectiveSpec(_Strict):
+    metric: Literal["val_acc", "test_acc"] = "val_acc"
+    direction: Literal["maximize", "minimize"] = "maximize"
+
+
+class PrunerSpec(_Strict):
+    name: Literal["median", "none"] = "median"
+    startup_trials: int = Field(4, ge=0)
+    warmup_epochs: int = Field(5, ge=0)
+
+
+class ExperimentSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=120)
+    dataset: DatasetSpec = Field(default_factory=DatasetSpec)
+    teacher: ModelSpec | None = None
+    student: ModelSpec
+    method: MethodSpec = Field(default_factory=MethodSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    teacher_train: TrainSpec | None = None
+    objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
+    pruner: PrunerSpec = Field(default_factory=PrunerSpec)
+    seed: int = 0
+    search: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("search")
+    @classmethod
+    def _valid_space(cls, space: dict[str, Any]) -> dict[str, Any]:
+        try:
+            validate_space(space)
+        except KDAutoMLError as err:
+            raise ValueError(str(err)) from None
+        return space
+
+    @property
+    def teacher_budget(self) -> TrainSpec:
+        return self.teacher_train or self.train
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid experiment spec"]
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field"
+        lines.append(f"  {path}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_spec(data: Any, source: str = "<spec>") -> ExperimentSpec:
+    """Validate a spec given as a dict; errors name the file and the field path."""
+    if not isinstance(data, dict):
+        raise KDAutoMLError(f"{source}: an experiment spec must be a mapping, got "
+                            f"{type(data).__name__}")
+    try:
+        spec = ExperimentSpec.model_validate(data)
+    except ValidationError as err:
+        raise KDAutoMLError(_format_validation_error(err, source)) from None
+    check_references(spec, source)
+    if spec.search:
+        # every search key must name a field: write a point of the space in and re-validate
+        apply_params(spec, default_point(spec.search), source=f"{source} (search)")
+    return spec
+
+
+def load_spec(path: str | Path) -> ExperimentSpec:
+    """Load and validate a YAML or JSON experiment spec file."""
+    path = Path(path)
+    if not path.is_file():
+        raise KDAutoMLError(f"spec file not found: {path}")
+    text = path.read_text()
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as err:
+        raise KDAutoMLError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}"
+                            f": {err}") from None
+    return parse_spec(data, str(path))
+
+
+def check_references(spec: ExperimentSpec, source: str = "<spec>") -> None:
+    """Check the names the spec uses (dataset, models, method) against the registries."""
+    from kd_automl.data import check_dataset
+    from kd_automl.distill import check_method, get_method
+    from kd_automl.models import check_model
+
+    try:
+        check_dataset(spec.dataset.name, spec.dataset.options)
+        method = get_method(spec.method.name)
+        check_method(spec.method.name, spec.method.options)
+        check_model(spec.student.arch, spec.student.options, where="student")
+        if method.needs_teacher:
+            if spec.teacher is None:
+                raise KDAutoMLError(f"method {spec.method.name!r} needs a 'teacher' section")
+            check_model(spec.teacher.arch, spec.teacher.options, where="teacher")
+        elif spec.teacher is not None:
+            check_model(spec.teacher.arch, spec.teacher.options, where="teacher")
+    except KDAutoMLError as err:
+        raise KDAutoMLError(f"{source}: {err}") from None
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any, source: str) -> None:
+    keys = path.split(".")
+    node = data
+    for key in keys[:-1]:
+        if not isinstance(node.get(key), dict):
+            if node.get(key) is None and key in ("teacher", "teacher_train"):
+                node[key] = {}
+            else:
+                raise KDAutoMLError(f"{source}: search key {path!r} does not name a spec field")
+        node = node[key]
+    last = keys[-1]
+    if isinstance(value, dict) and "_name" in value:
+        # nested choice: {_name: kd, temperature: 3} -> {name: kd, temperature: 3}
+        section = {"name": value["_name"]} if last == "method" else {"arch": value["_name"]}
+        if last not in ("method", "teacher", "student", "assistant"):
+            section = {"name": value["_name"]}
+        for k, v in value.items():
+            if k != "_name":
+                _set_path(section, k, v, source)
+        node[last] = section
+    else:
+        node[last] = value
+
+
+def resolve_key(spec: ExperimentSpec, key: str) -> str:
+    """A bare key (``temperature``) is shorthand for ``method.<key>``."""
+    if "." in key or key in ExperimentSpec.model_fields:
+        return key
+    return f"method.{key}"
+
+
+def apply_params(spec: ExperimentSpec, params: dict[str, Any],
+                 source: str = "trial") -> ExperimentSpec:
+    """Return the spec with sampled values written at their dotted paths, validated again."""
+    data = copy.deepcopy(spec.to_dict())
+    for key, value in params.items():
+        _set_path(data, resolve_key(spec, key), value, source)
+    try:
+        out = ExperimentSpec.model_validate(data)
+    except ValidationError as err:
+        raise KDAutoMLError(_format_validation_error(err, source)) from None
+    check_references(out, source)
+    return out

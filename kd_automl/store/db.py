@@ -1,0 +1,87 @@
+"""Opening a database: clear errors for unreachable URLs, SQLite tuned for many writers."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from filelock import FileLock
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from kd_automl.errors import KDAutoMLError
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def sqlite_path(url: str) -> Path | None:
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine for ``url`` that has been shown to connect, with the kd_ schema up to date."""
+    try:
+        u = make_url(url)
+    except ArgumentError:
+        raise KDAutoMLError(f"--db {url!r} is not a database URL "
+                            "(e.g. sqlite:///runs/kd_automl.db, postgresql://user@host/db)") \
+            from None
+    path = sqlite_path(url)
+    if path is not None and not path.parent.is_dir():
+        raise KDAutoMLError(f"cannot open database {url}: folder {path.parent} does not exist")
+    try:
+        if u.get_backend_name() == "sqlite":
+            engine = create_engine(u, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(u, pool_pre_ping=True, connect_args=_connect_timeout(u))
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except (NoSuchModuleError, ModuleNotFoundError) as err:
+        raise KDAutoMLError(f"cannot open database {u.render_as_string()}: no driver for "
+                            f"{u.drivername!r} ({err})") from None
+    except SQLAlchemyError as err:
+        reason = str(getattr(err, "orig", err)).strip().splitlines()[0]
+        raise KDAutoMLError(f"cannot reach database {u.render_as_string()}: {reason}") from None
+    _migrate(engine, path)
+    return engine
+
+
+def _connect_timeout(u) -> dict:
+    return {"connect_timeout": 10} if u.get_backend_name() == "postgresql" else {}
+
+
+def _migrate(engine: Engine, path: Path | None) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    lock = FileLock(str(path) + ".migrate.lock") if path is not None else None
+    try:
+        if lock:
+            lock.acquire(timeout=120)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except SQLAlchemyError as err:
+        reason = str(getattr(err, "orig", err)).strip().splitlines()[0]
+        raise KDAutoMLError(f"cannot prepare database {engine.url.render_as_string()}: "
+                            f"{reason}") from None
+    finally:
+        if lock:
+            lock.release()

@@ -1,0 +1,15 @@
+"""Alembic environment: run with the connection kd_automl.store hands over."""
+
+from alembic import context
+
+from kd_automl.store.models import Base
+
+VERSION_TABLE = "kd_alembic_version"  # Optuna keeps its own alembic_version beside ours
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=Base.metadata,
+                  version_table=VERSION_TABLE, render_as_batch=True,
+                  include_name=lambda name, type_, parent: type_ != "table"
+                  or name.startswith("kd_"))
+with context.begin_transaction():
+    context.run_migrations()

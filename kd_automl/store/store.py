@@ -1,0 +1,157 @@
+"""The result store: the only module that talks SQL."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from kd_automl.engine.result import TrialResult
+from kd_automl.errors import KDAutoMLError
+from kd_automl.spec import ExperimentSpec
+from kd_automl.store.db import create_db_engine
+from kd_automl.store.models import EpochMetric, Experiment, Trial, utcnow
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _describe_model(section: dict[str, Any] | None) -> str | None:
+    if not section:
+        return None
+    size = ",".join(f"{k}={v}" for k, v in section.items() if k != "arch")
+    return f"{section['arch']}({size})" if size else section["arch"]
+
+
+def _finite_or_none(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+class Store:
+    """Record experiments, trials and per-epoch metrics; read them back.
+
+    >>> store = Store("sqlite:///runs/kd_automl.db")      # doctest: +SKIP
+    >>> exp_id = store.experiment(spec, backend="optuna")   # doctest: +SKIP
+    """
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = create_db_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def session(self) -> Session:
+        return self._sessions()
+
+    def _write(self, fn: Callable[[Session], T], attempts: int = 6) -> T:
+        """Run ``fn`` in a transaction, retrying while the database is locked."""
+        for attempt in range(attempts):
+            try:
+                with self._sessions.begin() as s:
+                    return fn(s)
+            except OperationalError as err:
+                if attempt == attempts - 1:
+                    reason = str(err.orig).splitlines()[0]
+                    raise KDAutoMLError(f"cannot write to database {self.url}: {reason}") \
+                        from None
+                time.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    # -- writing -------------------------------------------------------------------------
+
+    def experiment(self, spec: ExperimentSpec, backend: str, name: str | None = None,
+                   study_name: str | None = None) -> int:
+        """Id of the experiment ``(name, backend)``, created from ``spec`` if new."""
+        name = name or spec.name
+        data = spec.to_dict()
+
+        def fn(s: Session) -> int:
+            row = s.scalar(select(Experiment).where(Experiment.name == name,
+                                                    Experiment.backend == backend))
+            if row is None:
+                row = Experiment(name=name, backend=backend, study_name=study_name or name,
+                                 spec=data, dataset=spec.dataset.name,
+                                 teacher=_describe_model(data.get("teacher")),
+                                 student=_describe_model(data["student"]),
+                                 method=spec.method.name,
+                                 objective_metric=spec.objective.metric,
+                                 direction=spec.objective.direction)
+                s.add(row)
+                s.flush()
+            return row.id
+
+        return self._write(fn)
+
+    def start_trial(self, experiment_id: int, backend_trial_id: str | int,
+                    params: dict[str, Any], role: str = "search", method: str | None = None) -> int:
+        """Record a running trial (or reset a re-run one); returns its store id."""
+
+        def fn(s: Session) -> int:
+            row = s.scalar(select(Trial).where(Trial.experiment_id == experiment_id,
+                                               Trial.backend_trial_id == str(backend_trial_id)))
+            if row is None:
+                row = Trial(experiment_id=experiment_id, backend_trial_id=str(backend_trial_id))
+                s.add(row)
+            row.role, row.params, row.state, row.method = role, params, "running", method
+            row.started_at, row.extra = utcnow(), {}
+            s.flush()
+            return row.id
+
+        return self._write(fn)
+
+    def finish_trial(self, trial_id: int, result: TrialResult) -> None:
+        """Store the result of a trial and its per-epoch curve."""
+
+        def fn(s: Session) -> None:
+            row = s.get(Trial, trial_id)
+            row.state = result.status
+            for col in ("student_val_acc", "student_test_acc", "teacher_test_acc", "gap"):
+                setattr(row, col, _finite_or_none(getattr(result, col)))
+            row.student_params, row.student_flops = result.student_params, result.student_flops
+            row.teacher_params, row.wall_time_s = result.teacher_params, result.wall_time_s
+            row.error, row.extra = result.error, dict(result.extra)
+            row.finished_at = utcnow()
+            s.query(EpochMetric).filter(EpochMetric.trial_id == trial_id).delete()
+            s.add_all(EpochMetric(trial_id=trial_id, epoch=int(m.get("epoch", i + 1)), name=k,
+                                  value=_finite_or_none(v))
+                      for i, m in enumerate(result.curve) for k, v in m.items() if k != "epoch")
+
+        self._write(fn)
+
+    def mark_failed(self, trial_id: int, reason: str) -> None:
+        def fn(s: Session) -> None:
+            row = s.get(Trial, trial_id)
+            row.state, row.error, row.finished_at = "failed", reason, utcnow()
+
+        self._write(fn)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def experiments(self, names: Iterable[str] | None = None) -> list[Experiment]:
+        with self.session() as s:
+            q = select(Experiment).order_by(Experiment.created_at)
+            if names:
+                q = q.where(Experiment.name.in_(list(names)))
+            return list(s.scalars(q))
+
+    def trials(self, experiment_ids: Iterable[int] | None = None, *, with_epochs: bool = False,
+               states: Iterable[str] | None = None, role: str | None = None) -> list[Trial]:
+        with self.session() as s:
+            q = select(Trial).options(selectinload(Trial.experiment)).order_by(Trial.id)
+            if with_epochs:
+                q = q.options(selectinload(Trial.epochs))
+            if experiment_ids is not None:
+                q = q.where(Trial.experiment_id.in_(list(experiment_ids)))
+            if states:
+                q = q.where(Trial.state.in_(list(states)))
+            if role:
+                q = q.where(Trial.role == role)
+            return list(s.scalars(q))
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,41 @@
+"""The one folder a run writes to: database, teacher checkpoints, NNI folders, reports."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from kd_automl.errors import KDAutoMLError
+
+ENV_VAR = "KD_AUTOML_WORKSPACE"
+DB_FILE = "kd_automl.db"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @classmethod
+    def resolve(cls, path: str | os.PathLike | None = None) -> Workspace:
+        """``path``, else ``$KD_AUTOML_WORKSPACE``, else ``./runs``; made and checked writable."""
+        root = Path(path or os.environ.get(ENV_VAR) or "runs").expanduser().resolve()
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            probe = root / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as err:
+            raise KDAutoMLError(f"workspace {root} is not writable ({err.strerror or err}); "
+                                f"pass --workspace or set {ENV_VAR} to a folder you can write") \
+                from None
+        return cls(root)
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.root / DB_FILE}"
+
+    def folder(self, name: str) -> Path:
+        path = self.root / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path

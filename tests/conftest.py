@@ -1,0 +1,31 @@
+import copy
+
+import pytest
+
+TINY = {
+    "name": "tiny-kd",
+    "dataset": {"name": "digits"},
+    "teacher": {"arch": "mlp", "width": 64, "depth": 1},
+    "student": {"arch": "mlp", "width": 8, "depth": 1},
+    "method": {"name": "kd", "temperature": 4.0, "alpha": 0.9},
+    "train": {"epochs": 3, "batch_size": 128, "lr": 0.05},
+    "teacher_train": {"epochs": 4, "batch_size": 128, "lr": 0.1},
+    "pruner": {"name": "none"},
+    "seed": 0,
+    "search": {
+        "method.temperature": {"_type": "loguniform", "_value": [1, 20]},
+        "method.alpha": {"_type": "uniform", "_value": [0.0, 1.0]},
+    },
+}
+
+
+@pytest.fixture
+def tiny_spec_dict():
+    return copy.deepcopy(TINY)
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    ws = tmp_path / "ws"
+    monkeypatch.setenv("KD_AUTOML_WORKSPACE", str(ws))
+    return ws

@@ -1,0 +1,77 @@
+"""Store round trips and the leaderboard query, on constructed trials."""
+
+import sqlite3
+
+import pytest
+from sqlalchemy import inspect
+
+from kd_automl.engine import TrialResult
+from kd_automl.errors import KDAutoMLError
+from kd_automl.spec import parse_spec
+from kd_automl.store import Store, leaderboard
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Store(f"sqlite:///{tmp_path / 'kd.db'}")
+
+
+def _result(acc, status="complete", curve=None):
+    return TrialResult(status=status, student_val_acc=acc, student_test_acc=acc - 0.01,
+                       teacher_test_acc=0.99, gap=0.99 - (acc - 0.01), curve=curve or [])
+
+
+def test_tables_are_prefixed_and_versioned_beside_optuna(store):
+    names = set(inspect(store.engine).get_table_names())
+    assert {"kd_experiments", "kd_trials", "kd_epoch_metrics", "kd_alembic_version"} <= names
+    assert "alembic_version" not in names  # left to Optuna
+    with sqlite3.connect(store.engine.url.database) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_round_trip_and_leaderboard_ranking(store, tiny_spec_dict):
+    spec = parse_spec(tiny_spec_dict)
+    exp = store.experiment(spec, "optuna")
+    assert store.experiment(spec, "optuna") == exp  # get-or-create
+    base = store.start_trial(exp, "baseline", {}, role="baseline", method="ce")
+    store.finish_trial(base, _result(0.90))
+    accs = {"0": 0.93, "1": 0.97, "2": 0.95}
+    for number, acc in accs.items():
+        tid = store.start_trial(exp, number, {"method.alpha": acc}, method="kd")
+        store.finish_trial(tid, _result(acc, curve=[{"epoch": 1, "val_acc": acc / 2,
+                                                     "train_kd": 0.5},
+                                                    {"epoch": 2, "val_acc": acc,
+                                                     "train_kd": float("nan")}]))
+    failed = store.start_trial(exp, "3", {"method.alpha": 0.1})
+    store.finish_trial(failed, TrialResult(status="failed", error="diverged: NaN"))
+    rows = leaderboard(store)
+    assert [r.trial for r in rows] == ["1", "2", "0"]
+    assert rows[0].gain == pytest.approx((0.97 - 0.01) - (0.90 - 0.01))
+    assert rows[0].params == {"method.alpha": 0.97}
+    assert [r.trial for r in leaderboard(store, top=1)] == ["1"]
+    trials = {t.backend_trial_id: t for t in store.trials(with_epochs=True)}
+    assert trials["3"].state == "failed" and trials["3"].error == "diverged: NaN"
+    curve = {(m.epoch, m.name): m.value for m in trials["1"].epochs}
+    assert curve[(2, "val_acc")] == 0.97 and curve[(1, "train_kd")] == 0.5
+    assert curve[(2, "train_kd")] is None  # NaN stored as NULL, not lost as an error
+
+
+def test_minimize_direction_ranks_low_first(store, tiny_spec_dict):
+    tiny_spec_dict["objective"] = {"metric": "val_acc", "direction": "minimize"}
+    exp = store.experiment(parse_spec(tiny_spec_dict), "optuna")
+    for n, acc in enumerate([0.5, 0.3, 0.4]):
+        store.finish_trial(store.start_trial(exp, n, {}), _result(acc))
+    assert [r.trial for r in leaderboard(store)] == ["1", "2", "0"]
+
+
+def test_unreachable_databases_are_clear_errors(tmp_path):
+    with pytest.raises(KDAutoMLError, match="does not exist"):
+        Store(f"sqlite:///{tmp_path / 'missing' / 'kd.db'}")
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(KDAutoMLError, match="cannot"):
+        Store(f"sqlite:///{junk}")
+    with pytest.raises(KDAutoMLError, match="not a database URL"):
+        Store("no-scheme-here")
+    with pytest.raises(KDAutoMLError, match="cannot"):
+        Store("postgresql://nobody@127.0.0.1:1/none")

@@ -1,0 +1,58 @@
+"""Teachers are trained once, reused, and a broken cache entry is retrained, never used."""
+
+import json
+
+import pytest
+import torch
+
+from kd_automl.engine import train_teacher
+from kd_automl.engine.trial import get_dataset
+from kd_automl.spec import parse_spec
+from kd_automl.workspace import Workspace
+
+
+@pytest.fixture
+def setup(tmp_path, tiny_spec_dict):
+    spec = parse_spec(tiny_spec_dict)
+    return spec, get_dataset(spec), Workspace.resolve(tmp_path / "ws")
+
+
+def test_second_call_reuses_the_checkpoint(setup):
+    spec, data, ws = setup
+    first = train_teacher(spec, data, ws, torch.device("cpu"))
+    second = train_teacher(spec, data, ws, torch.device("cpu"))
+    assert not first.reused and second.reused
+    assert second.metrics == first.metrics
+    for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values(),
+                    strict=True):
+        assert torch.equal(a, b)
+
+
+def test_a_different_budget_is_a_different_teacher(setup, tiny_spec_dict):
+    spec, data, ws = setup
+    train_teacher(spec, data, ws, torch.device("cpu"))
+    tiny_spec_dict["teacher_train"]["epochs"] = 5
+    other = train_teacher(parse_spec(tiny_spec_dict), data, ws, torch.device("cpu"))
+    assert not other.reused
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "no_manifest", "bad_hash"])
+def test_corrupt_cache_is_detected_and_retrained(setup, damage, caplog):
+    spec, data, ws = setup
+    first = train_teacher(spec, data, ws, torch.device("cpu"))
+    ckpt = first.path
+    manifest = ckpt.with_suffix(".json")
+    if damage == "truncate":
+        ckpt.write_bytes(ckpt.read_bytes()[:100])
+    elif damage == "garbage":
+        ckpt.write_bytes(b"\x00" * 4096)
+    elif damage == "no_manifest":
+        manifest.unlink()
+    else:
+        meta = json.loads(manifest.read_text())
+        meta["sha256"] = "0" * 64
+        manifest.write_text(json.dumps(meta))
+    again = train_teacher(spec, data, ws, torch.device("cpu"))
+    assert not again.reused
+    assert "unusable" in caplog.text or damage == "no_manifest"
+    assert train_teacher(spec, data, ws, torch.device("cpu")).reused  # repaired entry is used
