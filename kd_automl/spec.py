@@ -61,6 +61,7 @@ class TrainSpec(_Strict):
     schedule: Literal["cosine", "step", "constant"] = "cosine"
     milestones: list[int] = Field(default_factory=list)
     gamma: float = Field(0.1, gt=0)
+    augment: Literal["none", "flip", "crop_flip"] = "none"  # done on the device, per batch
 
 
 class ObjectiveSpec(_Strict):
