@@ -250,6 +250,24 @@ def demo(
     console.print(f"report: {path}")
 
 
+data_app = typer.Typer(help="Dataset files (CIFAR-10/100): fetch them where a network exists.",
+                       no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("download")
+def data_download(
+    name: Annotated[str, typer.Argument(help="Dataset to fetch: cifar10 or cifar100.")],
+    root: Annotated[Path | None, typer.Option(help="Data folder (default $KD_AUTOML_DATA, "
+                                              "else <workspace>/data).")] = None,
+) -> None:
+    """Download a dataset's files with torchvision (offline: says where to put them)."""
+    from kd_automl.data import download
+
+    path = download(name, str(root) if root else None)
+    console.print(f"[green]ok[/] {name} is in {path}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors print one message and exit 1, never a traceback."""
     try:

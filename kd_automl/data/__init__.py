@@ -1,5 +1,16 @@
-"""Datasets by name and the on-device batch loader."""
+"""Datasets by name, the on-device batch loader, and on-device augmentation.
 
+>>> from kd_automl.data import DeviceLoader, augment_batch, load_dataset
+>>> data = load_dataset("digits", seed=0)
+>>> xb, yb = next(iter(DeviceLoader(data.x_train, data.y_train, batch_size=64, shuffle=True)))
+>>> augment_batch(xb, "flip", torch.Generator().manual_seed(0)).shape  # doctest: +SKIP
+torch.Size([64, 1, 8, 8])
+"""
+
+from kd_automl.data import cifar as _cifar  # noqa: F401  (registers cifar10, cifar100)
+from kd_automl.data import image_folder as _image_folder  # noqa: F401  (registers image_folder)
+from kd_automl.data.augment import AUGMENTATIONS, augment_batch
+from kd_automl.data.download import download, downloadable
 from kd_automl.data.loader import DeviceLoader
 from kd_automl.data.registry import (
     Dataset,
@@ -8,6 +19,8 @@ from kd_automl.data.registry import (
     load_dataset,
     register_dataset,
 )
+from kd_automl.data.root import data_root
 
-__all__ = ["Dataset", "DeviceLoader", "check_dataset", "dataset_names", "load_dataset",
+__all__ = ["AUGMENTATIONS", "Dataset", "DeviceLoader", "augment_batch", "check_dataset",
+           "data_root", "dataset_names", "download", "downloadable", "load_dataset",
            "register_dataset"]

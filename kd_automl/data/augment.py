@@ -1,4 +1,9 @@
-"""Augmentation on the device, for a whole batch at once (no per-image Python)."""
+"""Augmentation on the device, for a whole batch at once (no per-image Python).
+
+Random crop with zero padding and horizontal flip are one ``gather``: every
+output pixel's source index in the padded image is computed for the batch, so
+a crop-and-flip costs one read of the batch.
+"""
 
 from __future__ import annotations
 
@@ -13,20 +18,28 @@ def augment_batch(x: torch.Tensor, kind: str, generator: torch.Generator | None 
     """Random horizontal flip (``flip``), plus a random crop after zero padding (``crop_flip``).
 
     ``x`` is ``(N, C, H, W)`` on any device; the random draws use ``generator``
-    (a CPU generator, so runs are reproducible on every device).
+    (a CPU generator, so runs are reproducible on every device). The inputs are
+    already normalised, so the padding is the channel mean (zero).
+
+    >>> x = torch.arange(16.).view(1, 1, 4, 4)
+    >>> augment_batch(x, "crop_flip", torch.Generator().manual_seed(0), pad=1).shape
+    torch.Size([1, 1, 4, 4])
     """
     if kind == "none":
         return x
-    n, _, h, w = x.shape
-    flip = torch.rand(n, generator=generator) < 0.5
-    x = torch.where(flip.to(x.device)[:, None, None, None], x.flip(3), x)
+    if kind not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {kind!r}; known: {', '.join(AUGMENTATIONS)}")
+    n, c, h, w = x.shape
+    flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
     if kind == "flip":
-        return x
-    padded = F.pad(x, (pad, pad, pad, pad))
+        return torch.where(flip[:, None, None, None], x.flip(3), x)
     dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
     dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
-    rows = (dy[:, None] + torch.arange(h, device=x.device)[None, :])  # (N, H)
-    cols = (dx[:, None] + torch.arange(w, device=x.device)[None, :])  # (N, W)
-    idx_n = torch.arange(n, device=x.device)[:, None, None]
-    out = padded.permute(0, 2, 3, 1)[idx_n, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C)
-    return out.permute(0, 3, 1, 2).contiguous(memory_format=torch.contiguous_format)
+    hp, wp = h + 2 * pad, w + 2 * pad
+    rows = dy[:, None] + torch.arange(h, device=x.device)  # (N, H) rows of the padded image
+    j = torch.arange(w, device=x.device)
+    # the window starts at dx of the (flipped, padded) image; unflipped that is column wp-1-dx-j
+    cols = torch.where(flip[:, None], (wp - 1 - dx)[:, None] - j, dx[:, None] + j)  # (N, W)
+    index = (rows[:, :, None] * wp + cols[:, None, :]).view(n, 1, h * w).expand(n, c, h * w)
+    padded = F.pad(x, (pad, pad, pad, pad)).view(n, c, hp * wp)
+    return padded.gather(2, index).view(n, c, h, w)

@@ -2,7 +2,13 @@
 
 ``digits`` ships with scikit-learn (1,797 8x8 images, 10 classes), so every
 default runs offline. ``synthetic`` is a seeded Gaussian-cluster image set for
-tests and benchmarks.
+tests and benchmarks. ``cifar10``/``cifar100`` (:mod:`kd_automl.data.cifar`) and
+``image_folder`` (:mod:`kd_automl.data.image_folder`) read files from disk.
+
+A registered function returns ``(images, labels, num_classes)`` (split here by a
+seeded permutation) or ``(images, labels, num_classes, (test_images,
+test_labels))`` for datasets with a fixed test split (validation is then a
+seeded slice of the training images).
 """
 
 from __future__ import annotations
@@ -39,7 +45,10 @@ _DATASETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray, int]]] = {}
 
 
 def register_dataset(name: str):
-    """Register ``fn(**options) -> (images NCHW float32, labels int64, num_classes)``."""
+    """Register ``fn(**options) -> (images NCHW float32, labels int64, num_classes[, test])``.
+
+    ``test``, when given, is the fixed test split ``(images, labels)``.
+    """
 
     def deco(fn):
         _DATASETS[name] = fn
@@ -85,14 +94,24 @@ def check_dataset(name: str, options: dict) -> None:
 
 def load_dataset(name: str, options: dict | None = None, *, seed: int = 0,
                  val_fraction: float = 0.2, test_fraction: float = 0.2) -> Dataset:
-    """Load ``name`` and split it train/val/test by a permutation seeded with ``seed``."""
+    """Load ``name`` and split it train/val/test by a permutation seeded with ``seed``.
+
+    For a dataset with a fixed test split (CIFAR), ``test_fraction`` is unused and
+    validation is a seeded ``val_fraction`` slice of the training images.
+    """
     options = options or {}
     check_dataset(name, options)
-    x, y, num_classes = _DATASETS[name](**options)
+    x, y, num_classes, *fixed = _DATASETS[name](**options)
     n = len(y)
     perm = np.random.default_rng(seed).permutation(n)
+    t = torch.from_numpy
+    if fixed:
+        (x_test, y_test), n_val = fixed[0], int(round(n * val_fraction))
+        val, train = perm[:n_val], perm[n_val:]
+        return Dataset(name, t(x[train]), t(y[train]), t(x[val]), t(y[val]),
+                       t(np.ascontiguousarray(x_test)), t(np.ascontiguousarray(y_test)),
+                       num_classes)
     n_test, n_val = int(round(n * test_fraction)), int(round(n * val_fraction))
     test, val, train = perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]
-    t = torch.from_numpy
     return Dataset(name, t(x[train]), t(y[train]), t(x[val]), t(y[val]), t(x[test]), t(y[test]),
                    num_classes)

@@ -1,4 +1,23 @@
-"""The shape every zoo model shares: logits from ``forward``, features on request."""
+"""The shape every zoo model shares: logits from ``forward``, features on request.
+
+Feature contract (what hint, attention and projector methods read):
+
+``logits, feats = model.forward_features(x)`` where ``feats`` is a non-empty
+list ordered shallow to deep.
+
+- CNNs: one 4-D map ``(N, C, H, W)`` per stage (the output of each resolution
+  stage, after its last activation; the stem is not included), plus the output
+  of a head convolution where the architecture has one (MobileNetV2's 1x1 conv,
+  ShuffleNetV2's conv5). ``feats[-1]`` is the **pre-pooling map**: the exact
+  tensor the head turns into logits (global average pooling + linear; a flatten
+  + MLP for the plain CNNs).
+- MLPs: one ``(N, width)`` vector per hidden layer; ``feats[-1]`` is the
+  **penultimate vector** that the final linear layer maps to logits (the
+  flattened input when there are no hidden layers).
+- torchvision models: the last 4-D map at each spatial resolution; ``feats[-1]``
+  is the pre-pooling map (or, for models without 4-D maps, the penultimate
+  vector fed to the classifier).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +26,47 @@ from torch import nn
 
 
 class ZooModel(nn.Module):
-    """A classifier whose intermediate features can be read.
-
-    Subclasses implement :meth:`forward_features`, returning the logits and a
-    list of intermediate feature tensors (shallow to deep; the last is the
-    penultimate representation that feeds the classifier).
-    """
+    """A classifier whose intermediate features can be read (see the module docstring)."""
 
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_features(x)[0]
+
+
+class StagedCNN(ZooModel):
+    """``stem -> stages -> [head_conv] -> global average pool -> linear``.
+
+    Every stage's output is a feature; so is ``head_conv``'s when given.
+    """
+
+    def __init__(self, stem: nn.Module, stages: list[nn.Module], out_channels: int,
+                 num_classes: int, head_conv: nn.Module | None = None):
+        super().__init__()
+        self.stem = stem
+        self.stages = nn.ModuleList(stages)
+        self.head_conv = head_conv
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(out_channels, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        x = self.stem(x)
+        feats = []
+        for stage in self.stages:
+            x = stage(x)
+            feats.append(x)
+        if self.head_conv is not None:
+            x = self.head_conv(x)
+            feats.append(x)
+        return self.fc(self.pool(x).flatten(1)), feats
+
+
+def conv_bn_relu(c_in: int, c_out: int, kernel: int = 3, stride: int = 1,
+                 groups: int = 1, act: type[nn.Module] | None = nn.ReLU) -> nn.Sequential:
+    """Conv (no bias, 'same' padding) + BatchNorm (+ activation)."""
+    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, groups=groups,
+                                         bias=False), nn.BatchNorm2d(c_out)]
+    if act is not None:
+        layers.append(act(inplace=True))
+    return nn.Sequential(*layers)

@@ -24,6 +24,29 @@ def register_model(name: str):
     return deco
 
 
+def register_alias(name: str, builder: Callable[..., nn.Module], **defaults: object) -> None:
+    """Register ``name`` as ``builder`` with other default sizes (all options stay searchable).
+
+    >>> register_alias("resnet8x4", resnet, depth=8, width=4.0, stem=32)  # doctest: +SKIP
+    """
+    sig = inspect.signature(builder)
+    params = [p.replace(default=defaults[p.name]) if p.name in defaults else p
+              for p in sig.parameters.values()]
+
+    def alias(input_shape: tuple[int, ...], num_classes: int, **options) -> nn.Module:
+        return builder(input_shape, num_classes, **{**defaults, **options})
+
+    alias.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    sizes = ", ".join(f"{k}={v}" for k, v in defaults.items())
+    alias.__doc__ = f"{(builder.__doc__ or name).splitlines()[0]} ({sizes})"
+    _MODELS[name] = alias
+
+
+def model_doc(arch: str) -> str:
+    """One line describing ``arch`` (its builder's docstring)."""
+    return (_MODELS[arch].__doc__ or arch).strip().splitlines()[0]
+
+
 def model_names() -> list[str]:
     return sorted(_MODELS)
 

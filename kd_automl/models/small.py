@@ -6,7 +6,7 @@ import math
 
 from torch import nn
 
-from kd_automl.errors import KDAutoMLError
+from kd_automl.models._size import as_int
 from kd_automl.models.base import ZooModel
 from kd_automl.models.registry import register_model
 
@@ -61,7 +61,7 @@ class SmallCNN(ZooModel):
 @register_model("mlp")
 def mlp(input_shape: tuple[int, ...], num_classes: int, width: int = 64, depth: int = 1) -> MLP:
     """Multilayer perceptron on the flattened input."""
-    width, depth = _as_int("width", width, 1), _as_int("depth", depth, 0)
+    width, depth = as_int("width", width, 1), as_int("depth", depth, 0)
     return MLP(math.prod(input_shape), num_classes, width, depth)
 
 
@@ -69,14 +69,6 @@ def mlp(input_shape: tuple[int, ...], num_classes: int, width: int = 64, depth: 
 def cnn(input_shape: tuple[int, ...], num_classes: int, width: int = 16,
         depth: int = 2) -> SmallCNN:
     """Plain CNN (3x3 conv-BN-ReLU stack, global average pool)."""
-    width, depth = _as_int("width", width, 1), _as_int("depth", depth, 1)
+    width, depth = as_int("width", width, 1), as_int("depth", depth, 1)
     return SmallCNN(input_shape[0], num_classes, width, depth)
 
-
-def _as_int(name: str, value: object, low: int) -> int:
-    """Sizes may arrive as floats from q-types (16.0); anything else non-integral is an error."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise KDAutoMLError(f"{name} must be an integer >= {low}, got {value!r}")
-    return value
