@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import sys
 from enum import StrEnum
@@ -145,52 +142,92 @@ def _fmt_params(p: dict) -> str:
     return " ".join(out)
 
 
-def _print_leaderboard(store, experiments: list[str] | None, top: int | None, fmt: str) -> None:
-    from kd_automl.store import leaderboard
+def _print_leaderboard(store, experiments: list[str] | None, top: int | None, fmt: str,
+                       out: Path | None = None, **query) -> None:
+    """Print (or, with ``out``, export) the leaderboard; ``query`` goes to ``leaderboard``."""
+    from kd_automl.store.leaderboard import leaderboard, rows_to_csv, rows_to_json
 
-    rows = leaderboard(store, experiments, top=top)
-    if fmt == "json":
-        console.print_json(json.dumps([r.to_dict() for r in rows]))
+    try:
+        rows = leaderboard(store, experiments, top=top, **query)
+    except ValueError as err:
+        raise KDAutoMLError(str(err)) from None
+    if out is not None:
+        fmt = fmt if fmt != "table" else ("csv" if out.suffix.lower() == ".csv" else "json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(rows_to_csv(rows) if fmt == "csv" else rows_to_json(rows) + "\n")
+        err_console.print(f"{len(rows)} row(s) written to {out} ({fmt})")
         return
-    if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["rank", "experiment", "backend", "trial", "method", "params",
-                    "student_val_acc", "student_test_acc", "teacher_test_acc", "gap", "gain",
-                    "student_params"])
-        for r in rows:
-            w.writerow([r.rank, r.experiment, r.backend, r.trial, r.method, json.dumps(r.params),
-                        r.student_val_acc, r.student_test_acc, r.teacher_test_acc, r.gap, r.gain,
-                        r.student_params])
-        sys.stdout.write(buf.getvalue())
+    if fmt in ("json", "csv"):
+        sys.stdout.write(rows_to_csv(rows) if fmt == "csv" else rows_to_json(rows) + "\n")
         return
     if not rows:
-        console.print("no completed trials yet")
+        filtered = any(query.get(k) for k in ("dataset", "teacher", "student", "method",
+                                              "backend"))
+        console.print("no trials match the filters" if filtered else "no completed trials yet")
         return
-    many = len({r.experiment for r in rows}) > 1
-    table = Table(title="Leaderboard (accuracy %; gain = test accuracy minus the student alone)")
-    cols = ["#", *(["experiment"] if many else []), "trial", "method", "hyperparameters",
-            "val", "test", "teacher", "gap", "gain"]
+    many = len({(r.experiment, r.backend) for r in rows}) > 1
+    states = any(r.state != "complete" for r in rows)
+    errors = any(r.error for r in rows)
+    sizes = any(r.student_params is not None for r in rows)
+    title = ("Best trial of each experiment" if query.get("best_per_experiment")
+             else "Leaderboard")
+    table = Table(title=f"{title} (accuracy %; gain = test accuracy minus the student alone)")
+    cols = ["#", *(["experiment"] if many else []), "trial", *(["state"] if states else []),
+            "method", "hyperparameters", "val", "test", "teacher", "gap", "gain",
+            *(["params"] if sizes else []), *(["error"] if errors else [])]
     for col in cols:
-        numeric = col in ("#", "val", "test", "teacher", "gap", "gain")
+        numeric = col in ("#", "val", "test", "teacher", "gap", "gain", "params")
         table.add_column(col, justify="right" if numeric else "left", no_wrap=numeric)
     for r in rows:
-        table.add_row(str(r.rank), *([r.experiment] if many else []), r.trial, r.method,
+        size = "–" if r.student_params is None else f"{r.student_params:,}"
+        table.add_row(str(r.rank), *([f"{r.experiment} ({r.backend})"] if many else []),
+                      r.trial, *([r.state] if states else []), r.method,
                       _fmt_params(r.params), _pct(r.student_val_acc), _pct(r.student_test_acc),
-                      _pct(r.teacher_test_acc), _pct(r.gap), _pct(r.gain, signed=True))
+                      _pct(r.teacher_test_acc), _pct(r.gap), _pct(r.gain, signed=True),
+                      *([size] if sizes else []), *([r.error or ""] if errors else []))
     console.print(table)
+
+
+SortKey = StrEnum("SortKey", {k: k for k in ("objective", "val_acc", "test_acc", "teacher_acc",
+                                            "gap", "gain", "params", "flops", "time", "trial")})
 
 
 @app.command("leaderboard")
 def leaderboard_cmd(
     experiment: Annotated[list[str] | None, typer.Option(
         "--experiment", "-e", help="Experiment name (repeatable; default: all).")] = None,
+    dataset: Annotated[list[str] | None, typer.Option(help="Dataset (repeatable).")] = None,
+    teacher: Annotated[list[str] | None, typer.Option(
+        help="Teacher, a substring of its description, e.g. 'resnet' (repeatable).")] = None,
+    student: Annotated[list[str] | None, typer.Option(
+        help="Student, a substring of its description, e.g. 'width=8' (repeatable).")] = None,
+    method: Annotated[list[str] | None, typer.Option(help="Method, e.g. kd (repeatable).")]
+    = None,
+    backend: Annotated[list[str] | None, typer.Option(help="optuna or nni (repeatable).")]
+    = None,
+    state: Annotated[list[str] | None, typer.Option(
+        help="Trial state: complete (default), pruned, failed, running, or all (repeatable).")]
+    = None,
+    sort: Annotated[SortKey, typer.Option(
+        help="Rank by: objective (each experiment's direction), accuracies and gain high "
+        "first, gap/params/flops/time low first.")] = SortKey.objective,
+    reverse: Annotated[bool, typer.Option("--reverse", help="Flip the sort order.")] = False,
+    best_per_experiment: Annotated[bool, typer.Option(
+        "--best-per-experiment", "-b",
+        help="Cross-experiment view: rank the best trial of each experiment.")] = False,
     top: Annotated[int | None, typer.Option(help="Show the best K trials.")] = None,
     format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
+    out: Annotated[Path | None, typer.Option(
+        help="Export to this file (CSV or JSON: --format, else the file's extension).")]
+    = None,
     workspace: Workspace_ = None, db: Db = None,
 ) -> None:
-    """Rank completed trials by the experiment's objective."""
-    _print_leaderboard(_store(workspace, db), experiment, top, format.value)
+    """Rank trials by the experiment's objective, filtered, sorted, exported."""
+    states = None if state and "all" in state else (state or ["complete"])
+    _print_leaderboard(_store(workspace, db), experiment, top, format.value, out=out,
+                       dataset=dataset, teacher=teacher, student=student, method=method,
+                       backend=backend, states=states, sort=sort.value, reverse=reverse,
+                       best_per_experiment=best_per_experiment)
 
 
 @app.command()
@@ -200,16 +237,45 @@ def report(
     out: Annotated[Path | None, typer.Option(help="HTML file to write "
                                              "(default <workspace>/reports/report.html).")]
     = None,
+    top: Annotated[int, typer.Option(help="Leaderboard rows in the report.")] = 20,
     workspace: Workspace_ = None, db: Db = None,
 ) -> None:
-    """Write a self-contained Plotly HTML report."""
+    """Write a self-contained Plotly HTML report (summary, leaderboard, figures)."""
     from kd_automl.analysis import write_report
     from kd_automl.workspace import Workspace
 
-    ws = Workspace.resolve(workspace)
-    path = write_report(_store(workspace, db), out or ws.folder("reports") / "report.html",
-                        experiment)
+    store = _store(workspace, db)
+    names = {e.name for e in store.experiments()}
+    missing = [e for e in experiment or [] if e not in names]
+    if missing:
+        raise KDAutoMLError(f"no experiment named {', '.join(map(repr, missing))} in "
+                            f"{store.url}; known: {', '.join(sorted(names)) or 'none'}")
+    if out is None:
+        out = Workspace.resolve(workspace).folder("reports") / "report.html"
+    path = write_report(store, out, experiment, top=top)
     console.print(f"report written to {path}")
+
+
+@app.command()
+def dashboard(
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8050,
+    host: Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine "
+                                      "only).")] = "127.0.0.1",
+    refresh: Annotated[float, typer.Option(help="Seconds between refreshes while a "
+                                           "search runs.")] = 5.0,
+    workspace: Workspace_ = None, db: Db = None, verbose: Verbose = False,
+) -> None:
+    """Serve the read-only web dashboard: experiments, leaderboard, trials, figures."""
+    import os
+
+    from kd_automl.dashboard import serve
+    from kd_automl.workspace import DB_FILE, ENV_VAR
+
+    _setup_logging(verbose)
+    root = Path(workspace or os.environ.get(ENV_VAR) or "runs").expanduser().resolve()
+    url = db or f"sqlite:///{root / DB_FILE}"  # never creates the workspace: read-only
+    serve(url, host=host, port=port, refresh_s=refresh,
+          on_ready=lambda u: console.print(f"dashboard on [bold]{u}[/] (Ctrl+C to stop)"))
 
 
 @app.command()

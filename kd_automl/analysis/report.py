@@ -1,66 +1,157 @@
-"""A self-contained HTML report (plotly.js embedded, opens offline)."""
+"""A self-contained HTML report (plotly.js embedded, opens offline).
+
+>>> write_report(Store("sqlite:///runs/kd_automl.db"), Path("report.html"))   # doctest: +SKIP
+"""
 
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import plotly.graph_objects as go
 import plotly.io as pio
 
-from kd_automl.analysis.figures import figure_set
-from kd_automl.store import Store, leaderboard
+from kd_automl.analysis.curves import pick_for_curves
+from kd_automl.analysis.figures import figure_set, is_empty
+from kd_automl.store.leaderboard import Row, baseline_accuracy, leaderboard
+from kd_automl.store.models import Experiment, Trial
+from kd_automl.store.store import Store
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1400px}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;
+font-size:13px;text-align:left}th{background:#f3f3f3}td.n{text-align:right}
+section{margin:2em 0}.muted{color:#777}"""
 
 
-def _fmt(v, pct: bool = False) -> str:
+def _pct(v: float | None, signed: bool = False) -> str:
     if v is None:
         return "–"
-    if pct:
-        return f"{100 * v:+.2f}" if pct == "signed" else f"{100 * v:.2f}"
-    return html.escape(str(v))
+    return f"{100 * v:+.2f}" if signed else f"{100 * v:.2f}"
 
 
-def _params(p: dict) -> str:
+def _params(p: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in p.items())
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
+    """An HTML table; cells are escaped here."""
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(
+        f'<td class="n">{html.escape(c)}</td>' if i in numeric else f"<td>{html.escape(c)}</td>"
+        for i, c in enumerate(r)) + "</tr>" for r in rows)
+    return f"<table><tr>{th}</tr>{body}</table>"
+
+
+def _summary(exps: list[Experiment], trials: list[Trial]) -> str:
+    counts: dict[int, dict[str, int]] = {}
+    best: dict[int, Trial] = {}
+    for t in trials:
+        counts.setdefault(t.experiment_id, {}).setdefault(t.state, 0)
+        counts[t.experiment_id][t.state] += 1
+    for t in leaderboard_best(trials):
+        best[t.experiment_id] = t
+    base = baseline_accuracy(trials)
+    rows = []
+    for e in exps:
+        b = best.get(e.id)
+        c = counts.get(e.id, {})
+        obj = None if b is None else (b.student_val_acc if e.objective_metric == "val_acc"
+                                      else b.student_test_acc)
+        rows.append([e.name, e.backend, e.dataset, e.teacher or "–", e.student, e.method,
+                     ", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "none",
+                     f"{e.objective_metric} ({e.direction})", _pct(obj),
+                     _pct(b.student_test_acc if b else None), _pct(base.get(e.id)),
+                     _params(b.params) if b else "–"])
+    return _table(["experiment", "backend", "dataset", "teacher", "student", "method",
+                   "trials by state", "objective", "best", "best: test acc", "student alone",
+                   "best hyperparameters"], rows, {8, 9, 10})
+
+
+def leaderboard_best(trials: list[Trial]) -> list[Trial]:
+    """The best completed search trial of each experiment."""
+    best: dict[int, Trial] = {}
+    for t in trials:
+        if t.role != "search" or t.state != "complete":
+            continue
+        v = t.student_val_acc if t.experiment.objective_metric == "val_acc" \
+            else t.student_test_acc
+        if v is None:
+            continue
+        cur = best.get(t.experiment_id)
+        if cur is None:
+            best[t.experiment_id] = t
+            continue
+        cv = cur.student_val_acc if t.experiment.objective_metric == "val_acc" \
+            else cur.student_test_acc
+        if (v > cv) if t.experiment.direction != "minimize" else (v < cv):
+            best[t.experiment_id] = t
+    return list(best.values())
+
+
+def _board(rows: list[Row]) -> str:
+    if not rows:
+        return '<p class="muted">no completed trials yet</p>'
+    return _table(["#", "experiment", "backend", "trial", "method", "hyperparameters", "val acc",
+                   "test acc", "teacher acc", "gap", "gain vs alone", "student params"],
+                  [[str(r.rank), r.experiment, r.backend, r.trial, r.method, _params(r.params),
+                    _pct(r.student_val_acc), _pct(r.student_test_acc),
+                    _pct(r.teacher_test_acc), _pct(r.gap), _pct(r.gain, True),
+                    "–" if r.student_params is None else f"{r.student_params:,}"]
+                   for r in rows], {0, 6, 7, 8, 9, 10, 11})
+
+
+def _message(fig: go.Figure) -> str:
+    ann = fig.layout.annotations
+    return ann[0].text if ann else "nothing to show"
 
 
 def write_report(store: Store, out: Path, experiments: list[str] | None = None,
                  top: int = 20) -> Path:
-    """Write the report for ``experiments`` (all when None) to ``out``; returns the path."""
+    """Write the report for ``experiments`` (all when None) to ``out``; returns the path.
+
+    Sections: a summary per experiment, the leaderboard (top ``top``), the best trial of
+    each experiment when there are several, and every figure that has something to show
+    (the others are listed with the reason).
+    """
     exps = store.experiments(experiments)
-    trials = store.trials([e.id for e in exps])
-    rows = leaderboard(store, experiments, top=top)
-    counts = {}
-    for t in trials:
-        counts.setdefault(t.experiment_id, {}).setdefault(t.state, 0)
-        counts[t.experiment_id][t.state] += 1
-    summary = "".join(
-        f"<tr><td>{html.escape(e.name)}</td><td>{e.backend}</td><td>{html.escape(e.dataset)}</td>"
-        f"<td>{html.escape(e.teacher or '–')}</td><td>{html.escape(e.student)}</td>"
-        f"<td>{e.method}</td><td>{_fmt(counts.get(e.id, {}))}</td></tr>" for e in exps)
-    board = "".join(
-        f"<tr><td>{r.rank}</td><td>{html.escape(r.experiment)}</td><td>{r.trial}</td>"
-        f"<td>{r.method}</td><td>{html.escape(_params(r.params))}</td>"
-        f"<td>{_fmt(r.student_val_acc, True)}</td><td>{_fmt(r.student_test_acc, True)}</td>"
-        f"<td>{_fmt(r.teacher_test_acc, True)}</td><td>{_fmt(r.gap, True)}</td>"
-        f"<td>{_fmt(r.gain, 'signed')}</td></tr>" for r in rows)
-    figs = []
-    for i, (name, fig) in enumerate(figure_set(trials)):
-        figs.append(f'<section id="fig-{name}">' + pio.to_html(
-            fig, full_html=False, include_plotlyjs=(i == 0), default_height="460px") + "</section>")
+    trials = store.trials([e.id for e in exps]) if exps else []
+    rows = leaderboard(store, experiments, top=top, trials=trials) if exps else []
+    cross = leaderboard(store, experiments, best_per_experiment=True, trials=trials) \
+        if len(exps) > 1 else []
+    curve_trials = store.trials_by_id(pick_for_curves(trials), with_epochs=True)
+    shown, skipped = [], []
+    for name, fig in figure_set(trials, curve_trials) if trials else []:
+        if is_empty(fig):
+            skipped.append(f"<li>{html.escape(str(fig.layout.title.text))}: "
+                           f"{html.escape(_message(fig))}</li>")
+            continue
+        shown.append(f'<section id="fig-{name}">' + pio.to_html(
+            fig, full_html=False, include_plotlyjs=not shown, default_height="460px",
+            config={"displaylogo": False}) + "</section>")
     title = "kd-automl report"
-    doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}
-table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;
-font-size:13px}}th{{background:#f3f3f3}}section{{margin:2em 0}}</style></head><body>
-<h1>{title}</h1><p>Generated {datetime.now():%Y-%m-%d %H:%M} from {html.escape(store.url)}.
-Accuracies in %; gain = student test accuracy minus the student trained alone.</p>
-<h2>Experiments</h2><table><tr><th>experiment</th><th>backend</th><th>dataset</th><th>teacher</th>
-<th>student</th><th>method</th><th>trials by state</th></tr>{summary}</table>
-<h2>Leaderboard (top {top})</h2><table><tr><th>#</th><th>experiment</th><th>trial</th>
-<th>method</th><th>hyperparameters</th><th>val acc</th><th>test acc</th><th>teacher acc</th>
-<th>gap</th><th>gain vs alone</th></tr>{board}</table>
-<h2>Figures</h2>{''.join(figs)}</body></html>"""
+    names = ", ".join(html.escape(e.name) for e in exps) or "none"
+    parts = [
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{_CSS}</style></head><body><h1>{title}</h1>",
+        f"<p>Generated {datetime.now():%Y-%m-%d %H:%M} from {html.escape(store.url)}; "
+        f"experiments: {names}. Accuracies in %; gap = teacher minus student test accuracy; "
+        "gain = student test accuracy minus the student trained alone.</p>",
+        "<h2>Experiments</h2>",
+        _summary(exps, trials) if exps else '<p class="muted">no experiments in this '
+                                              "database yet</p>",
+        f"<h2>Leaderboard (top {top})</h2>", _board(rows),
+    ]
+    if cross:
+        parts += ["<h2>Best trial of each experiment</h2>", _board(cross)]
+    parts.append("<h2>Figures</h2>")
+    parts += shown or ['<p class="muted">no figures yet: no completed trials</p>']
+    if skipped:
+        parts.append('<h3>Not shown</h3><ul class="muted">' + "".join(skipped) + "</ul>")
+    parts.append("</body></html>")
+    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(doc)
+    out.write_text("\n".join(parts), encoding="utf-8")
     return out

@@ -1,8 +1,17 @@
-"""The leaderboard: completed search trials ranked by the experiment's objective."""
+"""The leaderboard: search trials ranked by the experiment's objective (or another key).
+
+>>> rows = leaderboard(store, dataset="digits", method="kd", top=10)       # doctest: +SKIP
+>>> best = leaderboard(store, best_per_experiment=True)   # one row per experiment
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import csv
+import io
+import json
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from kd_automl.store.models import Trial
@@ -23,9 +32,36 @@ class Row:
     gap: float | None = None
     gain: float | None = None  # student_test_acc minus the student trained alone
     student_params: int | None = None
+    student_flops: int | None = None
+    state: str = "complete"
+    dataset: str = ""
+    teacher: str | None = None
+    student: str = ""
+    objective: float | None = None  # the experiment's objective metric of this trial
+    wall_time_s: float | None = None
+    error: str | None = None
+    trial_id: int = 0  # the store's id (``Store.trials_by_id``)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+COLUMNS = [f.name for f in fields(Row)]
+STATES = ("complete", "pruned", "failed", "running")
+
+# sort key -> (Row attribute, larger is better); "objective" follows each experiment's direction
+SORT_KEYS: dict[str, tuple[str, bool]] = {
+    "objective": ("objective", True),
+    "val_acc": ("student_val_acc", True),
+    "test_acc": ("student_test_acc", True),
+    "teacher_acc": ("teacher_test_acc", True),
+    "gap": ("gap", False),
+    "gain": ("gain", True),
+    "params": ("student_params", False),
+    "flops": ("student_flops", False),
+    "time": ("wall_time_s", False),
+    "trial": ("trial_id", False),
+}
 
 
 def baseline_accuracy(trials: list[Trial]) -> dict[int, float]:
@@ -37,33 +73,131 @@ def baseline_accuracy(trials: list[Trial]) -> dict[int, float]:
     return out
 
 
-def leaderboard(store: Store, experiments: list[str] | None = None, top: int | None = None
-                ) -> list[Row]:
-    """Completed search trials of ``experiments`` (all when None), best first."""
-    exps = store.experiments(experiments)
+def trial_method(t: Trial) -> str:
+    """The method a trial ran: a searched ``method`` choice, else the trial's, else the spec's."""
+    chosen = (t.params or {}).get("method")
+    if isinstance(chosen, dict) and "_name" in chosen:
+        return str(chosen["_name"])
+    return t.method or t.experiment.method
+
+
+def _objective(t: Trial) -> float | None:
+    return t.student_val_acc if t.experiment.objective_metric == "val_acc" \
+        else t.student_test_acc
+
+
+def _matches(value: str | None, wanted: Iterable[str] | None, exact: bool) -> bool:
+    if not wanted:
+        return True
+    v = (value or "").lower()
+    return any(v == w.lower() if exact else w.lower() in v for w in wanted)
+
+
+def _as_list(v: str | Iterable[str] | None) -> list[str] | None:
+    if v is None:
+        return None
+    return [v] if isinstance(v, str) else list(v)
+
+
+def _row(t: Trial, base: dict[int, float]) -> Row:
+    b = base.get(t.experiment_id)
+    gain = t.student_test_acc - b if b is not None and t.student_test_acc is not None else None
+    e = t.experiment
+    return Row(rank=0, experiment=e.name, backend=e.backend, trial=t.backend_trial_id,
+               method=trial_method(t), params=t.params or {}, student_val_acc=t.student_val_acc,
+               student_test_acc=t.student_test_acc, teacher_test_acc=t.teacher_test_acc,
+               gap=t.gap, gain=gain, student_params=t.student_params,
+               student_flops=t.student_flops, state=t.state, dataset=e.dataset,
+               teacher=e.teacher, student=e.student, objective=_objective(t),
+               wall_time_s=t.wall_time_s, error=t.error, trial_id=t.id)
+
+
+def _sort_key(sort: str, reverse: bool, directions: dict[tuple[str, str], bool]
+              ) -> Callable[[Row], tuple]:
+    if sort not in SORT_KEYS:
+        raise ValueError(f"unknown sort key {sort!r}; use one of {', '.join(SORT_KEYS)}")
+    attr, larger_better = SORT_KEYS[sort]
+
+    def key(r: Row) -> tuple:
+        v = getattr(r, attr)
+        missing = v is None or (isinstance(v, float) and math.isnan(v))
+        up = directions.get((r.experiment, r.backend), True) if sort == "objective" \
+            else larger_better
+        up = up != reverse
+        signed = 0.0 if missing else (-v if up else v)
+        tie = -(r.student_test_acc if r.student_test_acc is not None else -math.inf)
+        return (missing, signed, tie, r.trial_id)
+
+    return key
+
+
+def leaderboard(store: Store, experiments: list[str] | None = None, top: int | None = None, *,
+                dataset: str | Iterable[str] | None = None,
+                teacher: str | Iterable[str] | None = None,
+                student: str | Iterable[str] | None = None,
+                method: str | Iterable[str] | None = None,
+                backend: str | Iterable[str] | None = None,
+                states: str | Iterable[str] | None = ("complete",),
+                sort: str = "objective", reverse: bool = False,
+                best_per_experiment: bool = False,
+                trials: list[Trial] | None = None) -> list[Row]:
+    """Search trials of ``experiments`` (all when None), ranked, best first.
+
+    Filters: ``dataset``, ``backend``, ``method`` and ``states`` match exactly
+    (case-insensitive; ``states=None`` keeps every state); ``teacher`` and ``student`` match
+    a substring of the model description (``mlp`` matches ``mlp(width=8,depth=1)``). Each
+    filter takes one value or several (any of them). ``sort`` is a key of
+    :data:`SORT_KEYS` (``objective`` follows each experiment's direction; accuracies and
+    gain rank high first, gap/params/flops/time low first; ``reverse`` flips that; trials
+    without the value come last either way).
+    ``best_per_experiment`` keeps the best trial (by objective) of each experiment: the
+    cross-experiment view. ``trials`` reuses rows already loaded from ``store``.
+    """
+    exps = [e for e in store.experiments(experiments)
+            if _matches(e.dataset, _as_list(dataset), True)
+            and _matches(e.backend, _as_list(backend), True)
+            and _matches(e.teacher, _as_list(teacher), False)
+            and _matches(e.student, _as_list(student), False)]
     if not exps:
         return []
-    trials = store.trials([e.id for e in exps])
-    baselines = baseline_accuracy(trials)
-    ranked = [t for t in trials if t.role == "search" and t.state == "complete"]
-
-    def key(t: Trial):
-        metric = t.experiment.objective_metric
-        v = t.student_val_acc if metric == "val_acc" else t.student_test_acc
-        v = float("-inf") if v is None else v
-        sign = 1 if t.experiment.direction == "maximize" else -1
-        tie = t.student_test_acc if t.student_test_acc is not None else float("-inf")
-        return (-sign * v, -tie, t.id)
-
-    ranked.sort(key=key)
-    rows = []
-    for i, t in enumerate(ranked[:top] if top else ranked, start=1):
-        base = baselines.get(t.experiment_id)
-        gain = (t.student_test_acc - base) if (base is not None and
-                                               t.student_test_acc is not None) else None
-        rows.append(Row(rank=i, experiment=t.experiment.name, backend=t.experiment.backend,
-                        trial=t.backend_trial_id, method=t.method or t.experiment.method,
-                        params=t.params, student_val_acc=t.student_val_acc,
-                        student_test_acc=t.student_test_acc, teacher_test_acc=t.teacher_test_acc,
-                        gap=t.gap, gain=gain, student_params=t.student_params))
+    ids = {e.id for e in exps}
+    if trials is None:
+        trials = store.trials(ids)
+    trials = [t for t in trials if t.experiment_id in ids]
+    base = baseline_accuracy(trials)
+    wanted_states = _as_list(states)
+    rows = [_row(t, base) for t in trials if t.role == "search"
+            and _matches(t.state, wanted_states, True)
+            and _matches(trial_method(t), _as_list(method), True)]
+    directions = {(e.name, e.backend): e.direction != "minimize" for e in exps}
+    if best_per_experiment:
+        best: dict[tuple[str, str], Row] = {}
+        by_objective = _sort_key("objective", False, directions)
+        for r in sorted(rows, key=by_objective):
+            best.setdefault((r.experiment, r.backend), r)
+        rows = list(best.values())
+    rows.sort(key=_sort_key(sort, reverse, directions))
+    rows = rows[:top] if top else rows
+    for i, r in enumerate(rows, start=1):
+        r.rank = i
     return rows
+
+
+def rows_to_csv(rows: list[Row]) -> str:
+    """CSV text of ``rows`` (params as JSON), header = :data:`COLUMNS`."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(COLUMNS)
+    for r in rows:
+        d = r.to_dict()
+        d["params"] = json.dumps(d["params"], sort_keys=True)
+        w.writerow(["" if d[c] is None else d[c] for c in COLUMNS])
+    return buf.getvalue()
+
+
+def rows_to_json(rows: list[Row]) -> str:
+    return json.dumps([r.to_dict() for r in rows], indent=2)
+
+
+__all__ = ["COLUMNS", "SORT_KEYS", "STATES", "Row", "baseline_accuracy",
+           "leaderboard", "rows_to_csv", "rows_to_json", "trial_method"]

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import logging
 import math
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, create_engine, func, inspect, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from kd_automl.engine.result import TrialResult
 from kd_automl.errors import KDAutoMLError
 from kd_automl.spec import ExperimentSpec
-from kd_automl.store.db import create_db_engine
+from kd_automl.store.db import SQLITE_BUSY_TIMEOUT_MS, create_db_engine, sqlite_path
 from kd_automl.store.models import EpochMetric, Experiment, Trial, utcnow
 
 log = logging.getLogger(__name__)
@@ -153,5 +155,91 @@ class Store:
                 q = q.where(Trial.role == role)
             return list(s.scalars(q))
 
+    def trials_by_id(self, ids: Iterable[int], *, with_epochs: bool = False) -> list[Trial]:
+        """The trials with store ids ``ids`` (with their experiment), ordered by id."""
+        ids = list(ids)
+        if not ids:
+            return []
+        with self.session() as s:
+            q = select(Trial).options(selectinload(Trial.experiment)).where(Trial.id.in_(ids))
+            if with_epochs:
+                q = q.options(selectinload(Trial.epochs))
+            return list(s.scalars(q.order_by(Trial.id)))
+
+    def trial_counts(self) -> dict[int, dict[str, int]]:
+        """Number of trials per experiment id and state (search and baseline)."""
+        with self.session() as s:
+            rows = s.execute(select(Trial.experiment_id, Trial.state, func.count())
+                             .group_by(Trial.experiment_id, Trial.state))
+            out: dict[int, dict[str, int]] = {}
+            for exp_id, state, n in rows:
+                out.setdefault(exp_id, {})[state] = n
+            return out
+
+    def version(self) -> tuple:
+        """A cheap marker that changes whenever an experiment or trial is added or updated."""
+        with self.session() as s:
+            trials = s.execute(select(func.count(Trial.id), func.max(Trial.started_at),
+                                      func.max(Trial.finished_at))).one()
+            exps = s.scalar(select(func.count(Experiment.id)))
+            return (exps, *(str(v) for v in trials))
+
+    @classmethod
+    def open_read_only(cls, url: str) -> Store:
+        """A store that can only read ``url``: no migrations, SQLite opened ``mode=ro`` with
+        ``query_only``, PostgreSQL sessions read-only. For viewers such as the dashboard."""
+        store = cls.__new__(cls)
+        store.url = url
+        store.engine = open_read_only_engine(url)
+        store._sessions = sessionmaker(store.engine, expire_on_commit=False)
+        return store
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_TABLES = ("kd_experiments", "kd_trials", "kd_epoch_metrics")
+
+
+def open_read_only_engine(url: str) -> Engine:
+    """An engine that reads ``url`` and cannot write it; checks the kd_ tables exist."""
+    try:
+        u = make_url(url)
+    except ArgumentError:
+        raise KDAutoMLError(f"--db {url!r} is not a database URL "
+                            "(e.g. sqlite:///runs/kd_automl.db)") from None
+    shown = u.render_as_string()
+    path = sqlite_path(url)
+    try:
+        if u.get_backend_name() == "sqlite":
+            if path is None or not path.is_file():
+                raise KDAutoMLError(f"no database at {url}: run a search first (kd-automl demo "
+                                    "or kd-automl optuna SPEC), or pass --db")
+            uri = f"file:{path.resolve()}?mode=ro"
+
+            def connect() -> sqlite3.Connection:
+                conn = sqlite3.connect(uri, uri=True, check_same_thread=False,
+                                       timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+                conn.execute("PRAGMA query_only=ON")
+                return conn
+
+            engine = create_engine("sqlite://", creator=connect)
+        else:
+            args: dict[str, Any] = {}
+            if u.get_backend_name() == "postgresql":
+                args = {"connect_timeout": 10,
+                        "options": "-c default_transaction_read_only=on"}
+            engine = create_engine(u, pool_pre_ping=True, connect_args=args)
+        with engine.connect() as conn:
+            missing = [t for t in _TABLES if not inspect(conn).has_table(t)]
+    except (NoSuchModuleError, ModuleNotFoundError) as err:
+        raise KDAutoMLError(f"cannot open database {shown}: no driver ({err})") from None
+    except SQLAlchemyError as err:
+        reason = str(getattr(err, "orig", err)).strip().splitlines()[0]
+        raise KDAutoMLError(f"cannot read database {shown}: {reason}") from None
+    if missing:
+        engine.dispose()
+        raise KDAutoMLError(f"database {shown} has no kd-automl tables ({', '.join(missing)} "
+                            "missing): is it the right --db? A search (kd-automl optuna/demo) "
+                            "creates them; viewers never do")
+    return engine

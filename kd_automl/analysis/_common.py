@@ -1,0 +1,179 @@
+"""Helpers shared by the figure modules: trial selection, parameter access, sampling."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+from sqlalchemy import inspect as sa_inspect
+
+from kd_automl.store.models import EpochMetric, Trial
+
+MAX_POINTS = 5_000  # markers drawn per figure before sampling
+MAX_LINES = 1_000  # lines of a parallel-coordinates plot before sampling
+LOG_TYPES = {"loguniform", "qloguniform", "lognormal", "qlognormal"}
+GREY = "#b0b0b0"
+
+
+def empty_figure(title: str, message: str, height: int = 320) -> go.Figure:
+    """A figure that says why there is nothing to show."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font={"size": 14, "color": "#666"})
+    fig.update_layout(title=title, xaxis={"visible": False}, yaxis={"visible": False},
+                      height=height, meta={"empty": True})
+    return fig
+
+
+def set_title(fig: go.Figure, title: str, note: str | None = None) -> go.Figure:
+    """Title plus an optional subtitle (used to say a figure sampled or aggregated)."""
+    fig.update_layout(title={"text": title, **({"subtitle": {"text": note}} if note else {})},
+                      margin={"t": 90 if note else 60})
+    return fig
+
+
+def note_of(fig: go.Figure) -> str:
+    """The subtitle of ``fig`` ('' when it has none)."""
+    sub = fig.layout.title.subtitle
+    return (sub.text or "") if sub is not None else ""
+
+
+def objective(t: Trial) -> float | None:
+    """The value the experiment optimises (student val or test accuracy)."""
+    metric = t.experiment.objective_metric
+    return t.student_val_acc if metric == "val_acc" else t.student_test_acc
+
+
+def maximize(t: Trial) -> bool:
+    return t.experiment.direction != "minimize"
+
+
+def search_trials(trials: Iterable[Trial], states: Iterable[str] | None = ("complete",)
+                  ) -> list[Trial]:
+    """Search (not baseline) trials in ``states`` (all states when None)."""
+    keep = set(states) if states is not None else None
+    return [t for t in trials if t.role == "search" and (keep is None or t.state in keep)]
+
+
+def completed(trials: Iterable[Trial]) -> list[Trial]:
+    """Completed search trials that have an objective value."""
+    return [t for t in search_trials(trials) if objective(t) is not None]
+
+
+def method_of(t: Trial) -> str:
+    """The distillation method a trial ran (a searched method choice wins over the spec's)."""
+    chosen = (t.params or {}).get("method")
+    if isinstance(chosen, dict) and "_name" in chosen:
+        return str(chosen["_name"])
+    return t.method or t.experiment.method
+
+
+def flat_params(params: dict[str, Any] | None) -> dict[str, Any]:
+    """Flatten nested choices: ``{"method": {"_name": "kd", "alpha": .5}}`` ->
+    ``{"method": "kd", "method.alpha": .5}``."""
+    out: dict[str, Any] = {}
+    for k, v in (params or {}).items():
+        if isinstance(v, dict) and "_name" in v:
+            out[k] = v["_name"]
+            out.update(flat_params({f"{k}.{kk}": vv for kk, vv in v.items() if kk != "_name"}))
+        elif isinstance(v, int | float | str | bool) or v is None:
+            out[k] = v
+        else:
+            out[k] = str(v)
+    return out
+
+
+def is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def param_names(trials: Sequence[Trial]) -> list[str]:
+    """Searched parameter names seen in ``trials``, in first-seen order."""
+    keys: dict[str, None] = {}
+    for t in trials:
+        for k in flat_params(t.params):
+            keys.setdefault(k, None)
+    return list(keys)
+
+
+def search_entry(t: Trial, name: str) -> dict[str, Any] | None:
+    """The NNI search-space entry of flat parameter ``name`` in the trial's spec, if any."""
+    space = (t.experiment.spec or {}).get("search") or {}
+    if name in space:
+        return space[name]
+    head, _, leaf = name.rpartition(".")
+    parent = space.get(head)
+    if parent and parent.get("_type") == "choice":
+        for option in parent["_value"]:
+            if isinstance(option, dict) and isinstance(option.get(leaf), dict):
+                return option[leaf]
+    return None
+
+
+def is_log_param(trials: Sequence[Trial], name: str) -> bool:
+    """Whether the search space samples ``name`` on a log scale."""
+    for t in trials:
+        entry = search_entry(t, name)
+        if entry is not None:
+            return entry.get("_type") in LOG_TYPES
+    return False
+
+
+def param_value(t: Trial, leaf: str) -> float | None:
+    """A numeric hyperparameter by its leaf name (``temperature``); the spec's when not
+    searched."""
+    for k, v in flat_params(t.params).items():
+        if (k == leaf or k.endswith("." + leaf)) and is_number(v):
+            return float(v)
+    v = ((t.experiment.spec or {}).get("method") or {}).get(leaf)
+    return float(v) if is_number(v) else None
+
+
+def sample(trials: Sequence[Trial], cap: int, key=objective, keep_best: int = 50,
+           seed: int = 0) -> tuple[list[Trial], str | None]:
+    """At most ``cap`` trials: the best ``keep_best`` and a seeded random sample of the rest.
+
+    Returns the trials (in their original order) and a note for the figure, or None when
+    nothing was left out.
+    """
+    if len(trials) <= cap:
+        return list(trials), None
+    scored = [t for t in trials if key(t) is not None]
+    best = set()
+    if scored:
+        up = maximize(scored[0])
+        best = {t.id for t in sorted(scored, key=key, reverse=up)[:min(keep_best, cap)]}
+    rest = [t for t in trials if t.id not in best]
+    picked = best | {t.id for t in random.Random(seed).sample(rest, cap - len(best))}
+    out = [t for t in trials if t.id in picked]
+    return out, f"showing {len(out):,} of {len(trials):,} trials (best {len(best)} " \
+                "+ random sample)"
+
+
+def epochs_of(t: Trial) -> list[EpochMetric]:
+    """The trial's per-epoch metrics, or [] when they were not loaded with it."""
+    if "epochs" in sa_inspect(t).unloaded:
+        return []
+    return list(t.epochs)
+
+
+def curve(t: Trial, name: str) -> tuple[list[int], list[float | None]]:
+    """Epochs and values of one per-epoch metric of ``t``."""
+    pts = sorted((m.epoch, m.value) for m in epochs_of(t) if m.name == name)
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def label(t: Trial) -> str:
+    return f"{t.experiment.name} #{t.backend_trial_id}"
+
+
+def baselines(trials: Iterable[Trial]) -> dict[int, float]:
+    """Test accuracy of the student trained alone, per experiment id."""
+    out: dict[int, float] = {}
+    for t in trials:
+        if t.role == "baseline" and t.state == "complete" and t.student_test_acc is not None:
+            out[t.experiment_id] = t.student_test_acc
+    return out

@@ -1,0 +1,100 @@
+"""How searched hyperparameters relate to the objective: parallel coordinates and slices."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from kd_automl.analysis._common import (
+    MAX_LINES,
+    MAX_POINTS,
+    completed,
+    empty_figure,
+    flat_params,
+    is_log_param,
+    is_number,
+    label,
+    objective,
+    param_names,
+    sample,
+    set_title,
+)
+from kd_automl.store.models import Trial
+
+MAX_SLICES = 8
+
+
+def _dimension(name: str, values: list) -> dict | None:
+    """A parcoords dimension; categorical values become ticks. None when nothing varies."""
+    present = [v for v in values if v is not None]
+    if len(set(map(str, present))) < 2:
+        return None
+    if all(is_number(v) for v in present):
+        return {"label": name, "values": [math.nan if v is None else float(v) for v in values]}
+    cats = sorted({str(v) for v in present})
+    code = {c: i for i, c in enumerate(cats)}
+    return {"label": name, "values": [math.nan if v is None else code[str(v)] for v in values],
+            "tickvals": list(range(len(cats))), "ticktext": cats}
+
+
+def parallel_coordinates(trials: Sequence[Trial], max_lines: int = MAX_LINES) -> go.Figure:
+    """Searched parameters against the objective, one line per completed trial."""
+    title = "Parallel coordinates of searched parameters"
+    done = completed(trials)
+    if not done:
+        return empty_figure(title, "no completed trials yet")
+    shown, note = sample(done, max_lines)
+    flat = [flat_params(t.params) for t in shown]
+    dims = [d for k in param_names(shown) if (d := _dimension(k, [f.get(k) for f in flat]))]
+    if not dims:
+        return empty_figure(title, "no searched parameter varies across completed trials")
+    obj = [objective(t) for t in shown]
+    metric = done[0].experiment.objective_metric
+    dims.append({"label": metric, "values": obj})
+    fig = go.Figure(go.Parcoords(line={"color": obj, "colorscale": "Viridis", "showscale": True},
+                                 dimensions=dims))
+    set_title(fig, title, note)
+    fig.update_layout(margin={"t": 130 if note else 110})  # room for the axis labels
+    return fig
+
+
+def slice_plot(trials: Sequence[Trial], max_points: int = MAX_POINTS) -> go.Figure:
+    """One panel per searched parameter: objective against that parameter's value."""
+    title = "Slice plot"
+    done = completed(trials)
+    if not done:
+        return empty_figure(title, "no completed trials yet")
+    shown, note = sample(done, max_points)
+    flat = [flat_params(t.params) for t in shown]
+    names = [k for k in param_names(shown)
+             if len({str(f.get(k)) for f in flat if f.get(k) is not None}) >= 2]
+    if not names:
+        return empty_figure(title, "no searched parameter varies across completed trials")
+    if len(names) > MAX_SLICES:
+        note = "; ".join(filter(None, [note, f"first {MAX_SLICES} of {len(names)} parameters"]))
+        names = names[:MAX_SLICES]
+    cols = min(len(names), 4)
+    rows = math.ceil(len(names) / cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=names, shared_yaxes=True,
+                        horizontal_spacing=0.04, vertical_spacing=0.18)
+    order = {t.id: i for i, t in enumerate(shown)}
+    scatter = go.Scattergl if len(shown) > 1000 else go.Scatter
+    for i, name in enumerate(names):
+        r, c = divmod(i, cols)
+        pts = [(f[name], t) for f, t in zip(flat, shown, strict=True) if f.get(name) is not None]
+        fig.add_trace(scatter(
+            x=[v if is_number(v) else str(v) for v, _ in pts], y=[objective(t) for _, t in pts],
+            mode="markers", showlegend=False, text=[label(t) for _, t in pts],
+            marker={"color": [order[t.id] for _, t in pts],
+                    "colorscale": "Blues", "size": 6, "opacity": 0.75,
+                    "showscale": i == 0, "colorbar": {"title": "trial"}}),
+            row=r + 1, col=c + 1)
+        if is_log_param(shown, name) and all(is_number(v) and v > 0 for v, _ in pts):
+            fig.update_xaxes(type="log", row=r + 1, col=c + 1)
+    metric = done[0].experiment.objective_metric
+    fig.update_yaxes(title_text=f"student {metric}", col=1)
+    fig.update_layout(height=max(360, 300 * rows))
+    return set_title(fig, title, note)

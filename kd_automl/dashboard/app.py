@@ -1,0 +1,215 @@
+"""The Dash app: experiments, a sortable/filterable leaderboard, one trial, the figures.
+
+It only reads: the store is opened read-only and refreshed by a ``dcc.Interval``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+import dash_ag_grid as dag
+from dash import Dash, Input, Output, State, dcc, html, no_update
+from sqlalchemy.engine import make_url
+
+from kd_automl.analysis import figure_set, is_empty, loss_terms, pick_for_curves, trial_curves
+from kd_automl.analysis._common import flat_params
+from kd_automl.dashboard.data import DashboardData
+from kd_automl.store.leaderboard import STATES
+from kd_automl.store.store import Store
+
+log = logging.getLogger(__name__)
+
+_NUM = {"type": "numericColumn", "filter": "agNumberColumnFilter"}
+EXPERIMENT_COLUMNS = [
+    {"field": "experiment", "minWidth": 200},
+    {"field": "backend", "width": 100}, {"field": "dataset", "width": 110},
+    {"field": "teacher"}, {"field": "student"}, {"field": "method", "width": 100},
+    {"field": "objective", "width": 130},
+    *({"field": s, "width": 105, **_NUM} for s in ("complete", "pruned", "failed", "running")),
+    {"field": "best", "headerName": "best %", "width": 100, **_NUM},
+    {"field": "created", "width": 150},
+]
+LEADERBOARD_COLUMNS = [
+    {"field": "rank", "headerName": "#", "width": 80, "pinned": "left", **_NUM},
+    {"field": "experiment", "minWidth": 160}, {"field": "backend", "width": 100},
+    {"field": "trial", "width": 95}, {"field": "state", "width": 110},
+    {"field": "method", "width": 100}, {"field": "hyperparameters", "minWidth": 260},
+    {"field": "val_acc", "headerName": "val %", "width": 100, **_NUM},
+    {"field": "test_acc", "headerName": "test %", "width": 100, **_NUM},
+    {"field": "teacher_acc", "headerName": "teacher %", "width": 115, **_NUM},
+    {"field": "gap", "headerName": "gap %", "width": 100, **_NUM},
+    {"field": "gain", "headerName": "gain %", "width": 100, **_NUM},
+    {"field": "student_params", "headerName": "params", "width": 110, **_NUM},
+    {"field": "student_flops", "headerName": "FLOPs", "width": 110, **_NUM},
+]
+_CSS = {"fontFamily": "system-ui, sans-serif", "margin": "1em 2em", "color": "#222"}
+
+
+def _section(title: str, *children: Any, id: str | None = None) -> html.Section:
+    kw = {"id": id} if id else {}
+    return html.Section([html.H2(title, style={"fontSize": "1.2em"}), *children],
+                        style={"margin": "1.5em 0"}, **kw)
+
+
+def _grid(id: str, columns: list[dict], options: dict | None = None, **kw: Any) -> dag.AgGrid:
+    return dag.AgGrid(id=id, columnDefs=columns, rowData=[], className="ag-theme-alpine",
+                      defaultColDef={"sortable": True, "filter": True, "resizable": True},
+                      dashGridOptions={"ensureDomOrder": True, "animateRows": False,
+                                       **(options or {})},
+                      columnSize="responsiveSizeToFit", **kw)
+
+
+def layout(url: str, refresh_s: float) -> html.Div:
+    return html.Div([
+        html.H1("kd-automl dashboard", style={"fontSize": "1.6em", "marginBottom": "0.2em"}),
+        html.Div([html.Span(f"database {url} (read-only)"), html.Span(" · "),
+                  html.Span(id="status", children="loading...")],
+                 style={"color": "#666", "fontSize": "0.9em"}),
+        dcc.Interval(id="tick", interval=int(refresh_s * 1000), n_intervals=0),
+        dcc.Store(id="version"),
+        _section("Experiments (select to filter; none selected = all)",
+                 _grid("experiments", EXPERIMENT_COLUMNS, getRowId="params.data.id",
+                       style={"height": "230px"},
+                       options={"rowSelection": {"mode": "multiRow", "checkboxes": True,
+                                                 "headerCheckbox": True,
+                                                 "enableClickSelection": False}})),
+        _section("Leaderboard (click a row to open the trial; click a header to sort)",
+                 html.Div([
+                     dcc.Checklist(id="states", options=list(STATES), value=["complete"],
+                                   inline=True, inputStyle={"marginRight": "4px"},
+                                   labelStyle={"marginRight": "14px"}),
+                     dcc.Checklist(id="best-only",
+                                   options=[{"label": "best trial of each experiment",
+                                             "value": "best"}], value=[], inline=True),
+                 ], style={"display": "flex", "gap": "2em", "marginBottom": "0.5em"}),
+                 _grid("leaderboard", LEADERBOARD_COLUMNS, getRowId="params.data.trial_id",
+                       style={"height": "380px"}),
+                 id="leaderboard-section"),
+        _section("Trial", html.Div(id="trial-panel",
+                                   children=html.P("click a leaderboard row",
+                                                   style={"color": "#777"})),
+                 id="trial-section"),
+        _section("Figures", dcc.Loading(html.Div(id="figures")), id="figures-section"),
+    ], style=_CSS)
+
+
+def _kv_table(items: list[tuple[str, Any]], id: str | None = None) -> html.Table:
+    cell = {"border": "1px solid #ddd", "padding": "3px 8px", "fontSize": "13px"}
+    kw = {"id": id} if id else {}
+    return html.Table([html.Tr([html.Th(k, style={**cell, "background": "#f4f4f4",
+                                                  "textAlign": "left"}),
+                                html.Td(_fmt(v), style=cell)]) for k, v in items],
+                      style={"borderCollapse": "collapse", "margin": "0.5em 0"}, **kw)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, dict | list):
+        return json.dumps(v, default=str)
+    return str(v)
+
+
+def _trial_panel(data: DashboardData, trial_id: int) -> list[Any]:
+    t = data.trial(trial_id)
+    if t is None:
+        return [html.P(f"trial {trial_id} is no longer in the database")]
+    e = t.experiment
+    results = [("state", t.state), ("role", t.role), ("method", t.method or e.method),
+               ("student val acc", t.student_val_acc), ("student test acc", t.student_test_acc),
+               ("teacher test acc", t.teacher_test_acc), ("gap", t.gap),
+               ("student params", t.student_params), ("student FLOPs", t.student_flops),
+               ("wall time (s)", t.wall_time_s), ("started", t.started_at),
+               ("finished", t.finished_at)]
+    results += [(f"extra: {k}", v) for k, v in (t.extra or {}).items()]
+    out: list[Any] = [
+        html.H3(f"{e.name} ({e.backend}) trial {t.backend_trial_id}", id="trial-title",
+                style={"fontSize": "1.05em"}),
+        html.Div([html.Div([html.H4("hyperparameters"),
+                            _kv_table(list(flat_params(t.params).items()) or [("–", None)],
+                                      id="trial-params")]),
+                  html.Div([html.H4("results"), _kv_table(results)])],
+                 style={"display": "flex", "gap": "3em", "flexWrap": "wrap"}),
+    ]
+    if t.error:
+        out.append(html.Div([html.H4("error", style={"color": "#b00"}),
+                             html.Pre(t.error, id="trial-error",
+                                      style={"background": "#fff4f4", "padding": "0.6em",
+                                             "whiteSpace": "pre-wrap", "maxHeight": "300px",
+                                             "overflow": "auto"})]))
+    out.append(html.Div([dcc.Graph(figure=trial_curves(t), id="trial-curve"),
+                         dcc.Graph(figure=loss_terms(t), id="trial-losses")],
+                        style={"display": "grid", "gridTemplateColumns": "1fr 1fr"}))
+    return out
+
+
+def _figures(data: DashboardData, exp_ids: list[int] | None) -> list[Any]:
+    trials = data.trials_of(exp_ids)
+    if not trials:
+        return [html.P("no trials yet", style={"color": "#777"})]
+    curve_trials = data.store.trials_by_id(pick_for_curves(trials), with_epochs=True)
+    shown, skipped = [], []
+    for name, fig in figure_set(trials, curve_trials):
+        if is_empty(fig):
+            msg = fig.layout.annotations[0].text if fig.layout.annotations else ""
+            skipped.append(html.Li(f"{fig.layout.title.text}: {msg}"))
+            continue
+        wide = name in ("slice", "methods", "parallel")
+        shown.append(html.Div(dcc.Graph(figure=fig, id=f"fig-{name}"),
+                              style={"gridColumn": "1 / span 2"} if wide else {}))
+    out: list[Any] = [html.Div(shown, style={"display": "grid",
+                                              "gridTemplateColumns": "1fr 1fr"})]
+    if skipped:
+        out.append(html.Div([html.H4("not shown"), html.Ul(skipped)],
+                            style={"color": "#777"}))
+    return out
+
+
+def _ids(selected: list[dict] | None) -> list[int] | None:
+    return [int(r["id"]) for r in selected or [] if "id" in r] or None
+
+
+def create_app(store: Store, refresh_s: float = 5.0) -> Dash:
+    """The dashboard over ``store`` (open it with :meth:`Store.open_read_only`)."""
+    data = DashboardData(store)
+    app = Dash(__name__, title="kd-automl dashboard", update_title=None)
+    app.layout = layout(make_url(store.url).render_as_string(), refresh_s)
+
+    @app.callback(Output("version", "data"), Output("status", "children"),
+                  Input("tick", "n_intervals"), State("version", "data"))
+    def _poll(_n: int, seen: str | None):
+        try:
+            v = data.version()
+        except Exception as err:  # the database went away: say so, keep serving
+            return no_update, f"cannot read the database: {str(err).splitlines()[0]}"
+        status = f"checked {datetime.now():%H:%M:%S}"
+        return (no_update if v == seen else v), status
+
+    @app.callback(Output("experiments", "rowData"), Input("version", "data"))
+    def _experiments(_v: str | None):
+        return data.experiment_rows()
+
+    @app.callback(Output("leaderboard", "rowData"), Input("version", "data"),
+                  Input("experiments", "selectedRows"), Input("states", "value"),
+                  Input("best-only", "value"))
+    def _leaderboard(_v, selected, states, best):
+        return data.leaderboard_rows(_ids(selected), states, bool(best))
+
+    @app.callback(Output("trial-panel", "children"), Input("leaderboard", "cellClicked"),
+                  Input("version", "data"), prevent_initial_call=True)
+    def _trial(clicked: dict | None, _v):
+        if not clicked or clicked.get("rowId") is None:
+            return no_update
+        return _trial_panel(data, int(clicked["rowId"]))
+
+    @app.callback(Output("figures", "children"), Input("version", "data"),
+                  Input("experiments", "selectedRows"))
+    def _figs(_v, selected):
+        return _figures(data, _ids(selected))
+
+    return app
