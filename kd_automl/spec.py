@@ -79,6 +79,8 @@ class ExperimentSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=120)
     dataset: DatasetSpec = Field(default_factory=DatasetSpec)
     teacher: ModelSpec | None = None
+    assistant: ModelSpec | None = None  # teacher assistant (takd); searchable: assistant.width
+    assistants: list[ModelSpec] = Field(default_factory=list)  # a longer chain, teacher side first
     student: ModelSpec
     method: MethodSpec = Field(default_factory=MethodSpec)
     train: TrainSpec = Field(default_factory=TrainSpec)
@@ -100,6 +102,11 @@ class ExperimentSpec(_Strict):
     @property
     def teacher_budget(self) -> TrainSpec:
         return self.teacher_train or self.train
+
+    @property
+    def assistant_chain(self) -> list[ModelSpec]:
+        """Assistants, teacher side first: ``assistants``, then ``assistant``."""
+        return [*self.assistants, *([self.assistant] if self.assistant else [])]
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -163,6 +170,12 @@ def check_references(spec: ExperimentSpec, source: str = "<spec>") -> None:
             check_model(spec.teacher.arch, spec.teacher.options, where="teacher")
         elif spec.teacher is not None:
             check_model(spec.teacher.arch, spec.teacher.options, where="teacher")
+        if method.needs_assistant and not spec.assistant_chain:
+            raise KDAutoMLError(f"method {spec.method.name!r} needs an 'assistant' section "
+                                "(or a list 'assistants')")
+        for i, a in enumerate(spec.assistant_chain):
+            check_model(a.arch, a.options, where="assistant" if a is spec.assistant
+                        else f"assistants.{i}")
     except KDAutoMLError as err:
         raise KDAutoMLError(f"{source}: {err}") from None
 
@@ -172,7 +185,7 @@ def _set_path(data: dict[str, Any], path: str, value: Any, source: str) -> None:
     node = data
     for key in keys[:-1]:
         if not isinstance(node.get(key), dict):
-            if node.get(key) is None and key in ("teacher", "teacher_train"):
+            if node.get(key) is None and key in ("teacher", "teacher_train", "assistant"):
                 node[key] = {}
             else:
                 raise KDAutoMLError(f"{source}: search key {path!r} does not name a spec field")

@@ -3,7 +3,16 @@
 A method is one short class: it declares its hyperparameters, wraps the
 student (and anything else it trains), and computes
 ``loss, parts = distiller.loss(batch, teacher_out)`` where ``parts`` holds
-every named loss term so each can be logged.
+every named loss term so each can be logged. Optional hooks, all no-ops by
+default: :meth:`Distiller.build_student` (change the student before training),
+:meth:`Distiller.setup` (build extra modules from one probe batch) and
+:meth:`Distiller.members` / :meth:`Distiller.headline` (methods that train
+several models).
+
+>>> from kd_automl.distill import get_method
+>>> kd = get_method("kd")(torch.nn.Linear(4, 3), temperature=4.0)
+>>> kd.hp["alpha"]
+0.9
 """
 
 from __future__ import annotations
@@ -24,12 +33,15 @@ class HyperParameter:
     high: float | None = None
     search: dict[str, Any] | None = None  # NNI-format suggestion, e.g. {"_type": "uniform", ...}
     doc: str = ""
+    integer: bool = False
 
     def check(self, name: str, value: Any) -> None:
         from kd_automl.errors import KDAutoMLError
 
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise KDAutoMLError(f"method.{name}: expected a number, got {value!r}")
+        if self.integer and not float(value).is_integer():
+            raise KDAutoMLError(f"method.{name}: expected an integer, got {value!r}")
         if self.low is not None and value < self.low:
             raise KDAutoMLError(f"method.{name}: must be >= {self.low}, got {value}")
         if self.high is not None and value > self.high:
@@ -38,29 +50,78 @@ class HyperParameter:
 
 @dataclass
 class TeacherOutput:
-    """What the (frozen) teacher produced for a batch."""
+    """What the (frozen) teacher produced for a batch: logits, and features when asked for."""
 
     logits: torch.Tensor
     features: list[torch.Tensor] | None = None
 
 
 class Distiller(nn.Module):
-    """Base class: ``self.student`` plus whatever extra modules the method trains."""
+    """Base class: ``self.student`` plus whatever extra modules the method trains.
+
+    Class attributes: ``needs_teacher`` (a frozen teacher is run), ``needs_features``
+    (the teacher's intermediate features are needed, so it runs per batch rather
+    than from precomputed logits), ``needs_assistant`` (a teacher-assistant chain),
+    ``members_key`` (the ``TrialResult.extra`` key under which the accuracy of every
+    member model is recorded, for methods that train several).
+    """
 
     name: ClassVar[str] = ""
     needs_teacher: ClassVar[bool] = True
+    needs_features: ClassVar[bool] = False
+    needs_assistant: ClassVar[bool] = False
+    members_key: ClassVar[str] = "member_acc"
     paper: ClassVar[str] = ""
     hyperparameters: ClassVar[dict[str, HyperParameter]] = {}
 
     def __init__(self, student: nn.Module, **hparams: float):
         super().__init__()
         self.student = student
-        self.hp = {k: hparams.get(k, h.default) for k, h in self.hyperparameters.items()}
+        self.hp: dict[str, Any] = {}
+        for k, h in self.hyperparameters.items():
+            v = hparams.get(k, h.default)
+            self.hp[k] = int(v) if h.integer else v
+        self.epoch = 1  # set by the train loop at the start of every epoch (1-based)
+
+    @classmethod
+    def build_student(cls, student: nn.Module, **hparams: float) -> nn.Module:
+        """The student this method trains, made from the spec's student (default: itself)."""
+        return student
+
+    def setup(self, x: torch.Tensor, teacher_out: TeacherOutput | None) -> None:
+        """Build extra modules (regressors, projectors, exits) from one probe batch."""
 
     def loss(self, batch: tuple[torch.Tensor, torch.Tensor], teacher_out: TeacherOutput | None
              ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError
 
+    def members(self) -> dict[str, nn.Module]:
+        """Every model whose accuracy the result records, by name (default: the student)."""
+        return {"student": self.student}
+
+    def headline(self, val_acc: dict[str, float]) -> str:
+        """Which member is *the* student of the trial, given each member's validation accuracy."""
+        return next(iter(self.members()))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Inference: the student's logits."""
         return self.student(x)
+
+
+class Head(nn.Module):
+    """One member of a multi-model distiller as a plain classifier (for evaluation).
+
+    Holds its owner without registering it, so the owner's module tree stays acyclic.
+    """
+
+    def __init__(self, owner: Distiller, fn):
+        super().__init__()
+        self._owner = [owner]
+        self._fn = fn
+
+    def train(self, mode: bool = True) -> Head:
+        self._owner[0].train(mode)
+        return super().train(mode)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._fn(x)

@@ -8,8 +8,9 @@ import torch
 from torch import nn
 
 from kd_automl.data import DeviceLoader
+from kd_automl.data.augment import augment_batch
 from kd_automl.distill.base import Distiller, TeacherOutput
-from kd_automl.engine.device import autocast
+from kd_automl.engine.device import autocast, prepare_inputs, prepare_model
 from kd_automl.errors import TrialDiverged
 from kd_automl.spec import TrainSpec
 
@@ -59,29 +60,72 @@ def predict_logits(model: nn.Module, x: torch.Tensor, device: torch.device,
     return torch.cat(out)
 
 
+@torch.no_grad()
+def teacher_forward(teacher: nn.Module, x: torch.Tensor, features: bool,
+                    device: torch.device) -> TeacherOutput:
+    """The frozen teacher on one batch: float32 logits, and its features when asked for."""
+    with autocast(device):
+        if features:
+            logits, feats = teacher.forward_features(x)
+            return TeacherOutput(logits.float(), [f.float() for f in feats])
+        return TeacherOutput(teacher(x).float())
+
+
 def fit(distiller: Distiller, x_train: torch.Tensor, y_train: torch.Tensor, budget: TrainSpec,
-        device: torch.device, *, teacher_logits: torch.Tensor | None = None,
+        device: torch.device, *, teacher: nn.Module | None = None,
+        teacher_logits: torch.Tensor | None = None,
         val: tuple[torch.Tensor, torch.Tensor] | None = None, seed: int = 0,
         on_epoch: EpochCallback | None = None) -> list[dict[str, float]]:
     """Train ``distiller`` for ``budget.epochs``; returns one metrics dict per epoch.
 
-    ``teacher_logits`` (aligned with ``x_train``) are the teacher's outputs,
-    computed once: inputs are not augmented, so every epoch would see the same.
+    The teacher comes one of two ways. ``teacher_logits`` (aligned with
+    ``x_train``) are its outputs computed once: the fast path, valid only when
+    inputs are not augmented and the method needs logits alone. Otherwise the
+    frozen ``teacher`` runs on every (augmented) batch under ``no_grad``, with its
+    features when ``distiller.needs_features``. ``budget.augment`` is applied to
+    every training batch on the device. Before the optimizer is built, the
+    distiller's :meth:`~Distiller.setup` sees one probe batch, so the modules it
+    adds are trained too. Each epoch logs ``train_<term>`` for every loss term, and
+    ``val_acc`` (plus ``val_acc_<member>`` for multi-model methods).
     Raises :class:`TrialDiverged` when a loss is not finite.
     """
-    distiller.to(device).train()
+    if teacher_logits is not None and budget.augment != "none":
+        raise ValueError("precomputed teacher logits cannot be used with augmented inputs")
+    if teacher_logits is not None and distiller.needs_features:
+        raise ValueError(f"{distiller.name} needs the teacher's features: pass the teacher")
+    distiller.to(device)
+    probe = prepare_inputs(x_train[:budget.batch_size], device)
+    if teacher_logits is not None:
+        t_probe = TeacherOutput(teacher_logits[:budget.batch_size].to(device).float())
+    elif teacher is not None:
+        t_probe = teacher_forward(teacher, probe, distiller.needs_features, device)
+    else:
+        t_probe = None
+    distiller.eval()
+    with torch.no_grad():
+        distiller.setup(probe, t_probe)
+    distiller = prepare_model(distiller, device)
+    distiller.train()
     optimizer = make_optimizer([p for p in distiller.parameters() if p.requires_grad], budget)
     schedule = make_schedule(optimizer, budget)
     tensors = (x_train, y_train) if teacher_logits is None else (x_train, y_train, teacher_logits)
     loader = DeviceLoader(*tensors, batch_size=budget.batch_size, shuffle=True, seed=seed,
                           device=device)
+    aug_gen = torch.Generator().manual_seed(seed + 1)
     curve: list[dict[str, float]] = []
     for epoch in range(1, budget.epochs + 1):
+        distiller.epoch = epoch
         sums: dict[str, torch.Tensor] = {}
         steps = 0
         for batch in loader:
-            xb, yb = batch[0], batch[1]
-            t_out = TeacherOutput(batch[2]) if teacher_logits is not None else None
+            xb, yb = augment_batch(batch[0], budget.augment, aug_gen), batch[1]
+            xb = prepare_inputs(xb, device)
+            if teacher_logits is not None:
+                t_out = TeacherOutput(batch[2])
+            elif teacher is not None:
+                t_out = teacher_forward(teacher, xb, distiller.needs_features, device)
+            else:
+                t_out = None
             with autocast(device):
                 loss, parts = distiller.loss((xb, yb), t_out)
             optimizer.zero_grad(set_to_none=True)
@@ -98,12 +142,28 @@ def fit(distiller: Distiller, x_train: torch.Tensor, y_train: torch.Tensor, budg
                                 f"({', '.join(f'{k}={v:.4g}' for k, v in metrics.items())})")
         metrics["lr"] = optimizer.param_groups[0]["lr"]
         if val is not None:
-            metrics["val_acc"] = evaluate(distiller, val[0], val[1], device)
+            metrics.update(evaluate_members(distiller, val[0], val[1], device, prefix="val_acc"))
         metrics["epoch"] = epoch
         curve.append(metrics)
         if on_epoch is not None:
             on_epoch(epoch, metrics)
     return curve
+
+
+def member_accuracies(distiller: Distiller, x: torch.Tensor, y: torch.Tensor,
+                      device: torch.device) -> dict[str, float]:
+    """Top-1 accuracy of every member model of ``distiller`` (just the student for most)."""
+    return {k: evaluate(m, x, y, device) for k, m in distiller.members().items()}
+
+
+def evaluate_members(distiller: Distiller, x: torch.Tensor, y: torch.Tensor,
+                     device: torch.device, prefix: str) -> dict[str, float]:
+    """``{prefix: headline accuracy}``, plus ``{prefix}_<member>`` when there are several."""
+    accs = member_accuracies(distiller, x, y, device)
+    out = {prefix: accs[distiller.headline(accs)]}
+    if len(accs) > 1:
+        out |= {f"{prefix}_{k}": v for k, v in accs.items()}
+    return out
 
 
 def _finite(v: float) -> bool:

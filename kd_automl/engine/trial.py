@@ -15,7 +15,7 @@ from kd_automl.engine.device import pick_device, prepare_model, seed_everything
 from kd_automl.engine.reporters import NullReporter, Reporter
 from kd_automl.engine.result import TrialResult
 from kd_automl.engine.teacher_cache import load_or_train
-from kd_automl.engine.train import evaluate, fit, predict_logits
+from kd_automl.engine.train import evaluate, fit, member_accuracies, predict_logits
 from kd_automl.errors import KDAutoMLError, TrialDiverged, TrialPruned
 from kd_automl.models import build_model, profile
 from kd_automl.spec import ExperimentSpec, ModelSpec, TrainSpec
@@ -65,10 +65,7 @@ def train_teacher(spec: ExperimentSpec, data: Dataset, workspace: Workspace,
 
     cached = load_or_train(workspace.folder("teachers"), f"{data.name}-{model_spec.arch}", fields,
                            model, train)
-    cached.model = prepare_model(cached.model, device).eval()
-    for p in cached.model.parameters():
-        p.requires_grad_(False)
-    return cached
+    return _frozen(cached, device)
 
 
 def run_trial(spec: ExperimentSpec, workspace: Workspace, reporter: Reporter | None = None,
@@ -103,21 +100,86 @@ def run_trial(spec: ExperimentSpec, workspace: Workspace, reporter: Reporter | N
     return result
 
 
+def train_assistants(spec: ExperimentSpec, data: Dataset, workspace: Workspace,
+                     device: torch.device, teacher, result: TrialResult):
+    """Distil the teacher down the assistant chain, one cached KD run per hop.
+
+    Each assistant is trained with Hinton KD (``method.assistant_temperature``,
+    ``method.assistant_alpha``) from the previous hop, on the teacher's budget,
+    and cached under a key made of its whole chain. Returns the last assistant.
+    """
+    from kd_automl.distill.kd import KD
+
+    opts = spec.method.options
+    hop = {"temperature": opts.get("assistant_temperature", 4.0),
+           "alpha": opts.get("assistant_alpha", 0.9)}
+    budget = spec.teacher_budget
+    fields = _teacher_fields(spec, spec.teacher, budget)
+    chain = []
+    for a_spec in spec.assistant_chain:
+        fields = {**_teacher_fields(spec, a_spec, budget), "role": "assistant", "hop": hop,
+                  "teacher": fields}
+        seed_everything(spec.seed)
+        model = build_model(a_spec.arch, data.input_shape, data.num_classes, where="assistant",
+                            **a_spec.options)
+        source = teacher
+
+        def train(m, source=source, a_spec=a_spec):
+            log.info("training assistant %s by KD (%d epochs)", a_spec.arch, budget.epochs)
+            m = prepare_model(m, device)
+            fit(KD(m, **hop), data.x_train, data.y_train, budget, device,
+                **_teacher_args(source.model, data, budget, needs_features=False, device=device),
+                seed=spec.seed)
+            return {"val_acc": evaluate(m, data.x_val, data.y_val, device),
+                    "test_acc": evaluate(m, data.x_test, data.y_test, device),
+                    "params": sum(p.numel() for p in m.parameters())}
+
+        teacher = _frozen(load_or_train(workspace.folder("assistants"),
+                                        f"{data.name}-{a_spec.arch}", fields, model, train),
+                          device)
+        chain.append({"model": a_spec.model_dump(mode="json"), **teacher.metrics,
+                      "cache": "reused" if teacher.reused else "trained"})
+    result.extra["assistants"] = chain
+    result.extra["assistant_acc"] = chain[-1]["test_acc"]
+    return teacher
+
+
+def _frozen(cached, device: torch.device):
+    cached.model = prepare_model(cached.model, device).eval()
+    for p in cached.model.parameters():
+        p.requires_grad_(False)
+    return cached
+
+
+def _teacher_args(teacher, data: Dataset, budget: TrainSpec, needs_features: bool,
+                  device: torch.device) -> dict:
+    """Precomputed logits when inputs are not augmented and logits suffice, else the model."""
+    if teacher is None:
+        return {}
+    if budget.augment == "none" and not needs_features:
+        return {"teacher_logits": predict_logits(teacher, data.x_train, device)}
+    return {"teacher": teacher}
+
+
 def _run(spec: ExperimentSpec, workspace: Workspace, reporter: Reporter, device: torch.device,
          result: TrialResult) -> None:
     data = get_dataset(spec)
     method_cls = get_method(spec.method.name)
-    teacher_logits = None
-    if method_cls.needs_teacher:
-        teacher = train_teacher(spec, data, workspace, device)
-        result.teacher_test_acc = teacher.metrics["test_acc"]
-        result.teacher_params = teacher.metrics["params"]
-        result.extra["teacher_cache"] = "reused" if teacher.reused else "trained"
-        teacher_logits = predict_logits(teacher.model, data.x_train, device)
+    teacher = None
+    if spec.teacher is not None:  # also for teacher-free methods: the gap column needs it
+        cached = train_teacher(spec, data, workspace, device)
+        result.teacher_test_acc = cached.metrics["test_acc"]
+        result.teacher_params = cached.metrics["params"]
+        result.extra["teacher_cache"] = "reused" if cached.reused else "trained"
+        if method_cls.needs_assistant:
+            cached = train_assistants(spec, data, workspace, device, cached, result)
+        if method_cls.needs_teacher:
+            teacher = cached.model
 
     seed_everything(spec.seed)
     student = build_model(spec.student.arch, data.input_shape, data.num_classes,
                           where="student", **spec.student.options)
+    student = method_cls.build_student(student, **spec.method.options)
     prof = profile(student, data.input_shape)
     result.student_params, result.student_flops = prof.params, prof.flops
     distiller = method_cls(prepare_model(student, device), **spec.method.options)
@@ -126,9 +188,16 @@ def _run(spec: ExperimentSpec, workspace: Workspace, reporter: Reporter, device:
         result.curve.append(metrics)
         reporter.report_epoch(epoch, metrics)
 
-    fit(distiller, data.x_train, data.y_train, spec.train, device, teacher_logits=teacher_logits,
+    fit(distiller, data.x_train, data.y_train, spec.train, device,
+        **_teacher_args(teacher, data, spec.train, method_cls.needs_features, device),
         val=(data.x_val, data.y_val), seed=spec.seed, on_epoch=on_epoch)
-    result.student_val_acc = evaluate(distiller, data.x_val, data.y_val, device)
-    result.student_test_acc = evaluate(distiller, data.x_test, data.y_test, device)
+    val_acc = member_accuracies(distiller, data.x_val, data.y_val, device)
+    test_acc = member_accuracies(distiller, data.x_test, data.y_test, device)
+    head = distiller.headline(val_acc)
+    result.student_val_acc, result.student_test_acc = val_acc[head], test_acc[head]
+    if len(test_acc) > 1:  # multi-model methods: every member, and which one is the headline
+        result.extra[method_cls.members_key] = test_acc
+        result.extra[f"{method_cls.members_key}_val"] = val_acc
+        result.extra["headline"] = head
     if result.teacher_test_acc is not None:
         result.gap = result.teacher_test_acc - result.student_test_acc

@@ -1,0 +1,69 @@
+"""Be your own teacher: shallow exits on the student learn from labels, the deepest exit's
+soft labels and its feature."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import nn
+
+from kd_automl.distill._modules import ClassifierHead, student_features
+from kd_automl.distill.base import Distiller, Head, HyperParameter
+from kd_automl.distill.losses import kd_loss, pooled
+from kd_automl.distill.registry import register_method
+from kd_automl.errors import KDAutoMLError
+
+
+@register_method
+class BYOT(Distiller):
+    name = "byot"
+    needs_teacher = False
+    members_key = "exit_acc"
+    paper = ("Zhang et al. Be Your Own Teacher: Improve the Performance of CNNs via "
+             "Self Distillation (ICCV 2019)")
+    hyperparameters = {
+        "temperature": HyperParameter(3.0, low=1e-3, search={"_type": "loguniform",
+                                                               "_value": [1, 10]},
+                                      doc="softmax temperature of the deepest exit's soft labels"),
+        "alpha": HyperParameter(0.3, low=0.0, high=1.0,
+                                search={"_type": "uniform", "_value": [0, 1]},
+                                doc="weight of the KD term of a shallow exit (1 - alpha on CE)"),
+        "feat_weight": HyperParameter(0.03, low=0.0, search={"_type": "loguniform",
+                                                              "_value": [1e-3, 1]},
+                                      doc="weight of the feature hint of a shallow exit"),
+    }
+
+    def setup(self, x, teacher_out):
+        logits, feats = student_features(self.student, x)
+        if len(feats) < 2:
+            raise KDAutoMLError("byot needs a student with at least two feature stages "
+                                "(e.g. depth >= 2)")
+        dim = pooled(feats[-1]).shape[1]
+        self.exits = nn.ModuleList(ClassifierHead(f.shape, dim, logits.shape[1])
+                                   for f in feats[:-1])
+
+    def loss(self, batch, teacher_out):
+        x, y = batch
+        logits, feats = student_features(self.student, x)
+        soft, deep = logits.detach().float(), pooled(feats[-1]).detach()
+        ce = F.cross_entropy(logits.float(), y)
+        total, parts = ce, {"ce_deepest": ce}
+        alpha = self.hp["alpha"]
+        for i, (head, f) in enumerate(zip(self.exits, feats, strict=False), start=1):
+            z, h = head(f)
+            ce_i = F.cross_entropy(z.float(), y)
+            kd_i = kd_loss(z, soft, self.hp["temperature"])
+            hint_i = F.mse_loss(h.float(), deep)
+            total = total + (1 - alpha) * ce_i + alpha * kd_i + self.hp["feat_weight"] * hint_i
+            parts |= {f"ce_exit{i}": ce_i, f"kd_exit{i}": kd_i, f"hint_exit{i}": hint_i}
+        return total, parts
+
+    def _exit(self, i: int):
+        return lambda x: self.exits[i](student_features(self.student, x)[1][i])[0]
+
+    def members(self):
+        exits = getattr(self, "exits", [])
+        return {**{f"exit{i + 1}": Head(self, self._exit(i)) for i in range(len(exits))},
+                "deepest": self.student}
+
+    def headline(self, val_acc):
+        return "deepest"

@@ -1,0 +1,41 @@
+"""FitNets: CE plus a hint loss between a regressed student feature and a teacher feature."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+
+from kd_automl.distill._modules import Regressor, student_features
+from kd_automl.distill.base import Distiller, HyperParameter
+from kd_automl.distill.registry import register_method
+
+
+@register_method
+class FitNet(Distiller):
+    name = "fitnet"
+    needs_features = True
+    paper = "Romero et al. FitNets: Hints for Thin Deep Nets (ICLR 2015)"
+    hyperparameters = {
+        "feat_weight": HyperParameter(100.0, low=0.0, search={"_type": "loguniform",
+                                                               "_value": [1, 1000]},
+                                      doc="weight of the hint (MSE) term"),
+        "ce_weight": HyperParameter(1.0, low=0.0, search={"_type": "uniform", "_value": [0, 1]},
+                                    doc="weight of the CE term"),
+        "hint_layer": HyperParameter(-1, integer=True, search={"_type": "choice",
+                                                               "_value": [-1, -2]},
+                                     doc="feature index (student and teacher; -1 = deepest)"),
+    }
+
+    def setup(self, x, teacher_out):
+        _, f_s = student_features(self.student, x)
+        i = self.hp["hint_layer"]
+        self.regressor = Regressor(f_s[i].shape, teacher_out.features[i].shape)
+
+    def loss(self, batch, teacher_out):
+        x, y = batch
+        logits, f_s = student_features(self.student, x)
+        i = self.hp["hint_layer"]
+        hint = self.regressor(f_s[i]).float()
+        target = Regressor.target(teacher_out.features[i], self.regressor.spatial).float()
+        ce = F.cross_entropy(logits.float(), y)
+        feat = F.mse_loss(hint, target)
+        return self.hp["ce_weight"] * ce + self.hp["feat_weight"] * feat, {"ce": ce, "hint": feat}

@@ -1,0 +1,26 @@
+"""Teacher-assistant KD: teacher -> assistant(s) -> student, each hop a Hinton KD run.
+
+The engine trains (and caches) the assistants of ``spec.assistants`` / ``spec.assistant``
+with ``assistant_temperature`` and ``assistant_alpha``; this class is the last hop.
+"""
+
+from __future__ import annotations
+
+from kd_automl.distill.base import HyperParameter
+from kd_automl.distill.kd import KD
+from kd_automl.distill.registry import register_method
+
+
+@register_method
+class TAKD(KD):
+    name = "takd"
+    needs_assistant = True
+    paper = ("Mirzadeh et al. Improved Knowledge Distillation via Teacher Assistant "
+             "(AAAI 2020)")
+    hyperparameters = {
+        **KD.hyperparameters,
+        "assistant_temperature": HyperParameter(4.0, low=1e-3, search={
+            "_type": "loguniform", "_value": [1, 20]}, doc="T of the hops into assistants"),
+        "assistant_alpha": HyperParameter(0.9, low=0.0, high=1.0, search={
+            "_type": "uniform", "_value": [0, 1]}, doc="alpha of the hops into assistants"),
+    }
