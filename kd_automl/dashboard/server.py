@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable
 
@@ -25,16 +26,15 @@ class DashboardServer:
     def __init__(self, url: str, host: str = "127.0.0.1", port: int = 8050,
                  refresh_s: float = 5.0):
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+        _check_port(host, port)
         store = Store.open_read_only(url)
         self.app = create_app(store, refresh_s=refresh_s)
         try:
             self._server: BaseWSGIServer = make_server(host, port, self.app.server,
                                                        threaded=True)
-        except OSError as err:
+        except (OSError, SystemExit):  # werkzeug exits when the port is taken
             store.dispose()
-            raise KDAutoMLError(f"cannot serve the dashboard on {host}:{port}: "
-                                f"{err.strerror or err} (is another server using the port? "
-                                "pick another with --port)") from None
+            raise _port_error(host, port, "in use") from None
         self.store = store
         self.host, self.port = host, self._server.server_port
         self._thread: threading.Thread | None = None
@@ -66,6 +66,28 @@ class DashboardServer:
             return
         self._server.shutdown()
         self._thread.join(timeout=10)
+
+
+def _port_error(host: str, port: int, reason: str) -> KDAutoMLError:
+    return KDAutoMLError(f"cannot serve the dashboard on {host}:{port}: {reason} (another "
+                         "server is using the port? pick another with --port)")
+
+
+def _check_port(host: str, port: int) -> None:
+    """Bind once, as the server will, so a taken port is a clear error before anything
+    starts."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as err:
+        raise KDAutoMLError(f"cannot serve the dashboard on {host!r}: {err}; "
+                            "use --host 127.0.0.1") from None
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as err:
+            raise _port_error(host, port, err.strerror or str(err)) from None
 
 
 def serve(url: str, host: str = "127.0.0.1", port: int = 8050, refresh_s: float = 5.0,

@@ -166,11 +166,13 @@ class Store:
                 q = q.options(selectinload(Trial.epochs))
             return list(s.scalars(q.order_by(Trial.id)))
 
-    def trial_counts(self) -> dict[int, dict[str, int]]:
-        """Number of trials per experiment id and state (search and baseline)."""
+    def trial_counts(self, role: str | None = "search") -> dict[int, dict[str, int]]:
+        """Number of trials per experiment id and state (of ``role``; None: every role)."""
         with self.session() as s:
-            rows = s.execute(select(Trial.experiment_id, Trial.state, func.count())
-                             .group_by(Trial.experiment_id, Trial.state))
+            q = select(Trial.experiment_id, Trial.state, func.count())
+            if role:
+                q = q.where(Trial.role == role)
+            rows = s.execute(q.group_by(Trial.experiment_id, Trial.state))
             out: dict[int, dict[str, int]] = {}
             for exp_id, state, n in rows:
                 out.setdefault(exp_id, {})[state] = n

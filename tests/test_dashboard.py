@@ -1,0 +1,200 @@
+"""The dashboard: read-only opening, clear errors, and a real headless-browser session on a
+database filled by a real small Optuna search plus an NNI experiment."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from test_analysis_stores import fill, real_search, result
+
+from kd_automl.dashboard import DashboardServer
+from kd_automl.errors import KDAutoMLError
+from kd_automl.store import Store
+
+CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def _tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def test_missing_database_or_tables_is_a_clear_error_and_nothing_is_created(tmp_path):
+    with pytest.raises(KDAutoMLError, match="no database at"):
+        DashboardServer(f"sqlite:///{tmp_path / 'none.db'}", port=0)
+    assert not (tmp_path / "none.db").exists()
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE notes (x)")
+    with pytest.raises(KDAutoMLError, match="no kd-automl tables"):
+        DashboardServer(f"sqlite:///{other}", port=0)
+    assert _tables(other) == {"notes"}  # no migration ran
+
+
+def test_port_in_use_and_read_only_store(tmp_path):
+    url = f"sqlite:///{tmp_path / 'kd.db'}"
+    store = Store(url)
+    fill(store, 2)
+    store.dispose()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(KDAutoMLError, match=f"127.0.0.1:{port}.*--port"):
+            DashboardServer(url, port=port)
+    server = DashboardServer(url, port=0)
+    try:
+        with server.store.session() as s, pytest.raises(Exception, match="readonly"):
+            assert s.execute(text("SELECT count(*) FROM kd_trials")).scalar() == 3
+            s.execute(text("DELETE FROM kd_trials"))  # reads work, writes do not
+        assert len(server.store.trials()) == 3
+    finally:
+        server.shutdown()
+
+
+def test_cli_dashboard_errors(tmp_path, capsys):
+    from kd_automl.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["dashboard", "--db", f"sqlite:///{tmp_path / 'missing.db'}"])
+    assert info.value.code == 1 and "no database at" in capsys.readouterr().err
+
+
+# -- the browser ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def driver():
+    if not (CHROMIUM.exists() and DRIVER.exists()):
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but /usr/bin/chromium or /usr/bin/chromedriver is missing "
+                        "(.ci/run installs Debian's chromium and chromium-driver)")
+        pytest.skip("needs Debian's chromium and chromium-driver "
+                    "(apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    profile = tempfile.mkdtemp(prefix="kd-chromium-")
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--enable-unsafe-swiftshader",
+                "--window-size=1600,1400", f"--user-data-dir={profile}"):
+        opts.add_argument(arg)
+    drv = webdriver.Chrome(service=Service(str(DRIVER)), options=opts)
+    drv.set_page_load_timeout(60)
+    yield drv
+    drv.quit()
+
+
+def _wait(fn, timeout: float = 45.0, what: str = "condition"):
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            value = fn()
+            if value:
+                return value
+        except Exception:  # the page is still rendering
+            value = None
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.25)
+
+
+_ROWS_JS = """
+const rows = [...document.querySelectorAll(arguments[0] + ' .ag-center-cols-container .ag-row')];
+rows.sort((a, b) => +a.getAttribute('row-index') - +b.getAttribute('row-index'));
+return rows.map(r => Object.fromEntries([...r.querySelectorAll('.ag-cell')]
+    .map(c => [c.getAttribute('col-id'), c.innerText.trim()])));
+"""
+
+
+def _rows(drv, grid: str = "#leaderboard") -> list[dict[str, str]]:
+    return drv.execute_script(_ROWS_JS, grid)
+
+
+def test_dashboard_in_a_real_browser(driver, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    db = real_search(tmp_path)
+    server = DashboardServer(db, port=0, refresh_s=1).start()
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        driver.get(server.url)
+        # both backends listed; 3 Optuna + 2 NNI completed trials on the leaderboard
+        exps = _wait(lambda: len(_rows(driver, "#experiments")) == 2
+                     and _rows(driver, "#experiments"), what="experiments")
+        assert {r["backend"] for r in exps} == {"optuna", "nni"}
+        rows = _wait(lambda: len(_rows(driver)) == 5 and _rows(driver), what="5 rows")
+        assert {r["backend"] for r in rows} == {"optuna", "nni"}
+        assert all(r["state"] == "complete" for r in rows)
+
+        # sorting by clicking a header: ascending, then descending
+        header = driver.find_element(
+            By.CSS_SELECTOR, '#leaderboard .ag-header-cell[col-id="test_acc"] '
+                             '.ag-header-cell-label')
+
+        def test_accs():
+            return [float(r["test_acc"]) for r in _rows(driver)]
+
+        header.click()
+        _wait(lambda: test_accs() == sorted(test_accs()), what="ascending sort")
+        header.click()
+        _wait(lambda: test_accs() == sorted(test_accs(), reverse=True), what="descending")
+
+        # open a trial: its hyperparameters, curve and loss terms
+        driver.find_element(By.CSS_SELECTOR, '#leaderboard .ag-center-cols-container '
+                                             '.ag-row[row-index="0"] [col-id="trial"]').click()
+        _wait(lambda: "trial" in driver.find_element(By.ID, "trial-title").text,
+              what="trial panel")
+        assert "method.temperature" in driver.find_element(By.ID, "trial-params").text
+        assert driver.find_elements(By.CSS_SELECTOR, "#trial-losses .main-svg")
+
+        # failed trials on demand, with their error
+        driver.find_element(By.CSS_SELECTOR, '#states input[value="failed"]').click()
+        failed = _wait(lambda: [r for r in _rows(driver) if r.get("state") == "failed"],
+                       what="failed row")
+        assert failed[0]["backend"] == "nni"
+        driver.find_element(
+            By.CSS_SELECTOR, f'#leaderboard .ag-row[row-id="{_row_id(driver, "failed")}"] '
+                             '[col-id="trial"]').click()
+        err = _wait(lambda: driver.find_element(By.ID, "trial-error").text, what="error")
+        assert "diverged" in err
+
+        # figures for the selected experiments
+        _wait(lambda: driver.find_elements(By.CSS_SELECTOR, "#fig-history .main-svg"),
+              what="figures")
+        assert driver.find_elements(By.CSS_SELECTOR, "#fig-importance .main-svg")
+
+        # a search still running: a new trial shows up without reloading the page
+        store = Store(db)
+        exp = store.experiments(["tiny-nni"])[0].id
+        store.finish_trial(store.start_trial(exp, "nni-9", {"method.temperature": 3.0,
+                                                            "method.alpha": 0.6}), result(0.99))
+        store.dispose()
+        _wait(lambda: any(r.get("trial") == "nni-9" for r in _rows(driver)), what="refresh")
+        driver.set_window_size(1600, 3400)  # the whole page: tables, trial, figures
+        time.sleep(1)
+        driver.save_screenshot(str(ARTIFACTS / "dashboard.png"))
+    except BaseException:
+        driver.save_screenshot(str(ARTIFACTS / "dashboard-failure.png"))
+        raise
+    finally:
+        server.shutdown()
+    assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
+
+
+def _row_id(drv, state: str) -> str:
+    return drv.execute_script(
+        "return [...document.querySelectorAll('#leaderboard .ag-center-cols-container .ag-row')]"
+        ".find(r => r.querySelector('[col-id=state]').innerText.trim() === arguments[0])"
+        ".getAttribute('row-id')", state)
