@@ -157,7 +157,8 @@ def test_dashboard_in_a_real_browser(driver, tmp_path):
         _wait(lambda: "trial" in driver.find_element(By.ID, "trial-title").text,
               what="trial panel")
         assert "method.temperature" in driver.find_element(By.ID, "trial-params").text
-        assert driver.find_elements(By.CSS_SELECTOR, "#trial-losses .main-svg")
+        _wait(lambda: driver.find_elements(By.CSS_SELECTOR, "#trial-losses .main-svg"),
+              what="loss-term figure")
 
         # failed trials on demand, with their error
         driver.find_element(By.CSS_SELECTOR, '#states input[value="failed"]').click()
@@ -173,7 +174,8 @@ def test_dashboard_in_a_real_browser(driver, tmp_path):
         # figures for the selected experiments
         _wait(lambda: driver.find_elements(By.CSS_SELECTOR, "#fig-history .main-svg"),
               what="figures")
-        assert driver.find_elements(By.CSS_SELECTOR, "#fig-importance .main-svg")
+        _wait(lambda: driver.find_elements(By.CSS_SELECTOR, "#fig-importance .main-svg"),
+              what="importance figure")
 
         # a search still running: a new trial shows up without reloading the page
         store = Store(db)
