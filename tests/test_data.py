@@ -1,6 +1,5 @@
 """Datasets (CIFAR files through torchvision, image folders, errors), loader and augmentation."""
 
-import pickle
 import urllib.error
 
 import numpy as np
@@ -10,28 +9,8 @@ import torch.nn.functional as F
 import torchvision
 
 from kd_automl.data import DeviceLoader, augment_batch, download, load_dataset
-from kd_automl.data.cifar import STATS
+from kd_automl.data.cifar import STATS, write_fake_cifar
 from kd_automl.errors import KDAutoMLError
-
-
-def write_cifar(root, name="cifar100", n_train=40, n_test=12, seed=0):
-    """The real python-pickle batches of CIFAR-10/100, with random pixels and labels."""
-    rng = np.random.default_rng(seed)
-    cls = {"cifar10": torchvision.datasets.CIFAR10, "cifar100": torchvision.datasets.CIFAR100}[name]
-    folder = root / cls.base_folder
-    folder.mkdir(parents=True)
-    classes, label_key = (100, "fine_labels") if name == "cifar100" else (10, "labels")
-    files = {}
-    train_files = [f for f, _ in cls.train_list]
-    for i, fname in enumerate(train_files + [cls.test_list[0][0]]):
-        n = n_test if i == len(train_files) else n_train // len(train_files)
-        batch = {"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-                 label_key: rng.integers(0, classes, n).tolist()}
-        (folder / fname).write_bytes(pickle.dumps(batch))
-        files[fname] = batch
-    names = [f"c{i}" for i in range(classes)]
-    (folder / cls.meta["filename"]).write_bytes(pickle.dumps({cls.meta["key"]: names}))
-    return files
 
 
 @pytest.fixture
@@ -44,7 +23,7 @@ def no_md5(monkeypatch):
 @pytest.mark.parametrize("name", ["cifar100", "cifar10"])
 def test_cifar_pickles_load_through_torchvision(tmp_path, no_md5, name):
     n_train = 60 if name == "cifar10" else 40  # cifar10 has five training batches
-    files = write_cifar(tmp_path, name, n_train=n_train)
+    files = write_fake_cifar(tmp_path, name, n_train=n_train)
     data = load_dataset(name, {"root": str(tmp_path)}, seed=3, val_fraction=0.25)
     assert data.num_classes == (100 if name == "cifar100" else 10)
     assert data.x_train.shape == (n_train * 3 // 4, 3, 32, 32)
@@ -60,9 +39,9 @@ def test_cifar_pickles_load_through_torchvision(tmp_path, no_md5, name):
 
 
 def test_cifar_root_from_environment(tmp_path, no_md5, monkeypatch):
-    write_cifar(tmp_path / "elsewhere")
+    write_fake_cifar(tmp_path / "elsewhere")
     monkeypatch.setenv("KD_AUTOML_DATA", str(tmp_path / "elsewhere"))
-    assert len(load_dataset("cifar100").y_test) == 12
+    assert len(load_dataset("cifar100").y_test) == 10
 
 
 def test_missing_cifar_names_the_folder_and_the_command(tmp_path):
@@ -74,7 +53,7 @@ def test_missing_cifar_names_the_folder_and_the_command(tmp_path):
 
 
 def test_corrupted_cifar_is_reported(tmp_path):
-    write_cifar(tmp_path)  # files exist but their MD5s are not CIFAR's
+    write_fake_cifar(tmp_path)  # files exist but their MD5s are not CIFAR's
     with pytest.raises(KDAutoMLError, match="corrupted"):
         load_dataset("cifar100", {"root": str(tmp_path)})
 
@@ -158,3 +137,9 @@ def test_augment_crop_is_a_window_of_the_zero_padded_image_and_flip_flips():
     assert all(k or torch.equal(flips[i], x[i].flip(2)) for i, k in enumerate(kinds))
     assert any(kinds) and not all(kinds)
     assert augment_batch(x, "none") is x
+
+
+def test_dataset_moves_to_a_device_whole():
+    data = load_dataset("synthetic", {"num_samples": 20}).to("meta")
+    assert data.x_train.device.type == "meta" and data.y_test.device.type == "meta"
+    assert data.num_classes == 10 and data.input_shape == (3, 32, 32)

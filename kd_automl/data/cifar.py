@@ -8,6 +8,7 @@ the training set (see :func:`kd_automl.data.load_dataset`).
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -85,3 +86,26 @@ def download_cifar(name: str, root: str | None = None) -> Path:
             f"network, copy the extracted python version ({_CLASSES[name].base_folder}/) "
             f"there from a machine that has it.") from None
     return folder / _CLASSES[name].base_folder
+
+
+def write_fake_cifar(root: str | Path, name: str = "cifar100", n_train: int = 50,
+                     n_test: int = 10, seed: int = 0) -> dict[str, dict]:
+    """Write CIFAR-format files (the python-pickle batches) with random pixels, for tests and
+    benchmarks. Returns the written batches by file name. torchvision checks the real files'
+    MD5s, so loading these needs ``torchvision.datasets.cifar.check_integrity`` relaxed.
+    """
+    cls, rng = _CLASSES[name], np.random.default_rng(seed)
+    folder = Path(root) / cls.base_folder
+    folder.mkdir(parents=True, exist_ok=True)
+    classes, key = (100, "fine_labels") if name == "cifar100" else (10, "labels")
+    train_files = [f for f, _ in cls.train_list]
+    sizes = [n_train // len(train_files)] * len(train_files) + [n_test]
+    written = {}
+    for fname, n in zip([*train_files, cls.test_list[0][0]], sizes, strict=True):
+        batch = {"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                 key: rng.integers(0, classes, n).tolist()}
+        (folder / fname).write_bytes(pickle.dumps(batch))
+        written[fname] = batch
+    names = [f"class{i}" for i in range(classes)]
+    (folder / cls.meta["filename"]).write_bytes(pickle.dumps({cls.meta["key"]: names}))
+    return written

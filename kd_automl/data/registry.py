@@ -40,6 +40,12 @@ class Dataset:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
 
+    def to(self, device: torch.device | str) -> Dataset:
+        """The same splits on ``device`` (moved once per trial, so loaders never copy)."""
+        moved = {f: getattr(self, f).to(device) for f in
+                 ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")}
+        return Dataset(self.name, num_classes=self.num_classes, **moved)
+
 
 _DATASETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray, int]]] = {}
 
