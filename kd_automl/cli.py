@@ -334,6 +334,15 @@ def data_download(
     console.print(f"[green]ok[/] {name} is in {path}")
 
 
+def _add_subcommands() -> None:
+    from kd_automl.cli_nni import nni_app
+
+    app.add_typer(nni_app, name="nni")
+
+
+_add_subcommands()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors print one message and exit 1, never a traceback."""
     try:

@@ -1,0 +1,197 @@
+"""``kd-automl nni ...``: NNI experiments from the same spec an Optuna study uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from kd_automl.cli import (
+    Db,
+    Verbose,
+    Workspace_,
+    _print_leaderboard,
+    _setup_logging,
+    console,
+    err_console,
+)
+
+nni_app = typer.Typer(help="NNI experiments with the web UI: start, resume, view, stop, list, "
+                      "import.", no_args_is_help=True)
+
+Port = Annotated[int, typer.Option(help="Port of the web UI.")]
+Host = Annotated[str, typer.Option(
+    help="Interface the web UI listens on; 127.0.0.1 keeps it local. Any other value exposes "
+    "it (still behind the secret URL prefix).")]
+Detach = Annotated[bool, typer.Option(
+    "--detach", help="Return right after launch; the experiment keeps running.")]
+
+
+def _ws(workspace):
+    from kd_automl.workspace import Workspace
+
+    return Workspace.resolve(workspace)
+
+
+def _watch(launch, ws, db_url: str, maximize: bool, total: int | None) -> None:
+    """Show progress until the experiment ends; Ctrl-C stops it cleanly."""
+    from rich.live import Live
+
+    from kd_automl.orchestrate import nni_experiment as nx
+    from kd_automl.store import Store
+
+    store = Store(db_url)
+
+    def line(p) -> str:
+        c = p.counts
+        done = c.get("SUCCEEDED", 0)
+        best = f"{100 * p.best:.2f}%" if p.best is not None else "–"
+        return (f"[bold]{p.status}[/] succeeded {done}/{total or '?'} running "
+                f"{c.get('RUNNING', 0) + c.get('WAITING', 0)} failed {c.get('FAILED', 0)} "
+                f"stopped early {c.get('EARLY_STOPPED', 0) + c.get('USER_CANCELED', 0)} "
+                f"| best {best}")
+
+    try:
+        with Live(console=err_console, refresh_per_second=2) as live:
+            final = nx.wait(launch.handle, store, launch.store_name, maximize,
+                            lambda p: live.update(line(p)))
+    except KeyboardInterrupt:
+        err_console.print("stopping the experiment (finished trials are in the store)...")
+        launch.handle.stop()
+        raise
+    if final.status == "ERROR":
+        err_console.print(f"[red]experiment ended in ERROR[/]: {final.errors}")
+    launch.handle.stop()
+    _print_leaderboard(store, [launch.store_name], top=10, fmt="table")
+
+
+@nni_app.command("start")
+def start_cmd(
+    spec: Annotated[Path, typer.Argument(help="Experiment spec (YAML or JSON).")],
+    trials: Annotated[int, typer.Option("--trials", "-n", help="Max trials.")] = 16,
+    concurrency: Annotated[int, typer.Option(help="Trials at once.")] = 1,
+    gpus: Annotated[str | None, typer.Option(help="GPU indices, e.g. 0,1 (one trial "
+                                             "per GPU).")] = None,
+    use_active_gpu: Annotated[bool, typer.Option(help="Let trials use GPUs other processes "
+                                                 "use.")] = False,
+    tuner: Annotated[str, typer.Option(help="TPE, Random, Anneal, Evolution, GridSearch, "
+                                       "Hyperband, BOHB.")] = "TPE",
+    assessor: Annotated[str, typer.Option(help="none, Medianstop, Curvefitting.")] = "none",
+    max_duration: Annotated[str | None, typer.Option(help="e.g. 2h, 30m.")] = None,
+    port: Port = 8080, host: Host = "127.0.0.1", detach: Detach = False,
+    workspace: Workspace_ = None, db: Db = None, verbose: Verbose = False,
+) -> None:
+    """Launch an NNI experiment of SPEC; prints the web UI URL, then shows progress."""
+    from kd_automl.orchestrate import nni_experiment as nx
+    from kd_automl.spec import load_spec
+
+    _setup_logging(verbose)
+    s = load_spec(spec)
+    ws = _ws(workspace)
+    db_url = db or ws.db_url
+    gpu_list = [int(g) for g in gpus.split(",")] if gpus else None
+    err_console.print("training the teacher and the student-alone baseline...")
+    launch = nx.start(s, ws, db_url, port=port, host=host, trials=trials,
+                      concurrency=concurrency, tuner=tuner, assessor=assessor, gpus=gpu_list,
+                      use_active_gpu=use_active_gpu, max_duration=max_duration)
+    console.print(f"experiment [bold]{launch.id}[/] (store: {launch.store_name})")
+    console.print(f"web UI: {launch.url}")
+    if detach:
+        console.print(f"running in the background; `kd-automl nni stop {launch.id}` stops it")
+        return
+    _watch(launch, ws, db_url, s.objective.direction == "maximize", trials)
+
+
+@nni_app.command("resume")
+def resume_cmd(
+    experiment_id: Annotated[str, typer.Argument(help="NNI experiment id.")],
+    trials: Annotated[int | None, typer.Option("--trials", "-n",
+                                               help="New max trial number.")] = None,
+    port: Port = 8080, host: Host = "127.0.0.1", detach: Detach = False,
+    workspace: Workspace_ = None, db: Db = None,
+) -> None:
+    """Resume a stopped experiment (its trials keep landing in the store)."""
+    from kd_automl.orchestrate import nni_experiment as nx
+
+    ws = _ws(workspace)
+    launch = nx.resume(ws, experiment_id, port=port, host=host, trials=trials)
+    console.print(f"resumed [bold]{launch.id}[/]; web UI: {launch.url}")
+    if detach:
+        return
+    maximize = launch.handle.config.tuner.class_args.get("optimize_mode") != "minimize"
+    _watch(launch, ws, db or ws.db_url, maximize, trials or launch.handle.config.max_trial_number)
+
+
+@nni_app.command("view")
+def view_cmd(
+    experiment_id: Annotated[str, typer.Argument(help="NNI experiment id.")],
+    port: Port = 8080, host: Host = "127.0.0.1", detach: Detach = False,
+    workspace: Workspace_ = None,
+) -> None:
+    """Serve the read-only web UI of a finished experiment until Ctrl-C."""
+    import time
+
+    from kd_automl.orchestrate import nni_experiment as nx
+
+    launch = nx.view(_ws(workspace), experiment_id, port=port, host=host)
+    console.print(f"viewing [bold]{launch.id}[/]; web UI: {launch.url}")
+    if detach:
+        return
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        launch.handle.stop()
+
+
+@nni_app.command("stop")
+def stop_cmd(experiment_id: Annotated[str, typer.Argument(help="NNI experiment id.")],
+             workspace: Workspace_ = None) -> None:
+    """Stop a running experiment."""
+    from kd_automl.orchestrate import nni_experiment as nx
+
+    stopped = nx.stop(_ws(workspace), experiment_id)
+    console.print(f"stopped {experiment_id}" if stopped else f"{experiment_id} was not running")
+
+
+@nni_app.command("list")
+def list_cmd(workspace: Workspace_ = None) -> None:
+    """List this workspace's NNI experiments."""
+    from kd_automl.orchestrate import nni_experiment as nx
+
+    rows = nx.list_experiments(_ws(workspace))
+    if not rows:
+        console.print("no NNI experiments in this workspace")
+        return
+    table = Table(title="NNI experiments")
+    for col in ("id", "name", "status", "port", "store experiment"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["id"], r["name"] or "", r["status"], str(r["port"] or ""),
+                      r["store_name"])
+    console.print(table)
+
+
+@nni_app.command("import")
+def import_cmd(
+    experiment_id: Annotated[str, typer.Argument(help="NNI experiment id.")],
+    spec: Annotated[Path | None, typer.Option(help="The spec it ran (needed for experiments "
+                                              "not launched by kd-automl).")] = None,
+    nni_dir: Annotated[Path | None, typer.Option(help="NNI's folder of the experiment "
+                                                 "(default: in the workspace).")] = None,
+    workspace: Workspace_ = None, db: Db = None,
+) -> None:
+    """Copy an experiment's trials from NNI's database into the store."""
+    from kd_automl.orchestrate import nni_experiment as nx
+    from kd_automl.spec import load_spec
+    from kd_automl.store import Store
+
+    ws = _ws(workspace)
+    store = Store(db or ws.db_url)
+    name, copied = nx.import_experiment(ws, experiment_id, store,
+                                        load_spec(spec) if spec else None, nni_dir)
+    console.print(f"imported {copied} trial(s) of {experiment_id} into experiment {name!r}")

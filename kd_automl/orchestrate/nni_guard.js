@@ -1,0 +1,53 @@
+// Preloaded into NNI's Node.js manager (NODE_OPTIONS=--require ...) by kd-automl.
+// 1. Every server listens on KD_AUTOML_NNI_HOST (default 127.0.0.1), not on every interface.
+// 3. The tuner (dispatcher) gets 90 s to connect instead of NNI's hard-coded 10 s, which a
+//    loaded machine misses while Python imports NNI's tuner (the experiment then ends in ERROR).
+// 2. Every HTTP request and websocket upgrade outside the secret URL prefix gets a bare 404:
+//    NNI 3.0's own 404 page names the prefix ("Outside prefix ..."), which would leak it.
+'use strict';
+const net = require('net');
+const http = require('http');
+
+const host = process.env.KD_AUTOML_NNI_HOST || '127.0.0.1';
+const prefix = (process.env.KD_AUTOML_NNI_PREFIX || '').replace(/^\/+|\/+$/g, '');
+
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  const first = args[0];
+  if (typeof first === 'number' || (typeof first === 'string' && /^\d+$/.test(first))) {
+    if (args.length === 1 || typeof args[1] === 'function') args.splice(1, 0, host);
+    else if (typeof args[1] === 'string' || args[1] == null) args[1] = host;
+  } else if (first && typeof first === 'object' && 'port' in first) {
+    args[0] = Object.assign({}, first, { host });
+  }
+  return listen.apply(this, args);
+};
+
+const tunerConnectMs = Number(process.env.KD_AUTOML_NNI_TUNER_TIMEOUT_MS || 90000);
+const setTimeoutOrig = global.setTimeout;
+global.setTimeout = function (fn, ms, ...rest) {
+  if (ms === 10000 && String(fn).includes('Tuner did not connect')) ms = tunerConnectMs;
+  return setTimeoutOrig.call(this, fn, ms, ...rest);
+};
+
+function insidePrefix(url) {
+  const path = (url || '').split('?')[0];
+  return path === '/' + prefix || path.startsWith('/' + prefix + '/');
+}
+
+if (prefix) {
+  const emit = http.Server.prototype.emit;
+  http.Server.prototype.emit = function (event, ...args) {
+    if ((event === 'request' || event === 'upgrade') && !insidePrefix(args[0].url)) {
+      if (event === 'request') {
+        const res = args[1];
+        res.writeHead(404, { 'Content-Type': 'text/plain' });
+        res.end('Not Found');
+      } else {
+        args[1].destroy();
+      }
+      return true;
+    }
+    return emit.call(this, event, ...args);
+  };
+}

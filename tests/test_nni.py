@@ -1,0 +1,212 @@
+"""Real NNI 3.0 experiments on digits, launched through the kd-automl command.
+
+Each command runs in a subprocess with HOME pointed at a temp folder, as a
+user's shell would run it.
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from kd_automl.store import Store
+
+SPEC = {
+    "name": "nni-tiny",
+    "dataset": {"name": "digits"},
+    "teacher": {"arch": "mlp", "width": 32, "depth": 1},
+    "student": {"arch": "mlp", "width": 8, "depth": 1},
+    "method": {"name": "kd", "temperature": 4.0, "alpha": 0.9},
+    "train": {"epochs": 2, "batch_size": 128, "lr": 0.05},
+    "teacher_train": {"epochs": 2, "batch_size": 128, "lr": 0.1},
+    "pruner": {"name": "none"},
+    "search": {
+        "method.temperature": {"_type": "loguniform", "_value": [1, 20]},
+        "method.alpha": {"_type": "uniform", "_value": [0.0, 1.0]},
+    },
+}
+KD_AUTOML = [sys.executable, "-m", "kd_automl"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("nni")
+    spec = root / "nni_tiny.yaml"
+    spec.write_text(yaml.safe_dump(SPEC))
+    e = {**os.environ, "HOME": str(root / "home"), "KD_AUTOML_WORKSPACE": str(root / "ws"),
+         "COLUMNS": "200"}
+    return {"root": root, "spec": spec, "env": e, "ws": root / "ws"}
+
+
+def kd(env, *args, timeout=300, check=True):
+    proc = subprocess.run([*KD_AUTOML, *args], env=env["env"], capture_output=True, text=True,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"kd-automl {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def wait_done(base: str, timeout: float = 300) -> str:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = requests.get(f"{base}api/v1/nni/check-status", timeout=5).json()
+        if status["status"] in ("DONE", "ERROR", "STOPPED"):
+            return status["status"]
+        time.sleep(2)
+    raise AssertionError("experiment did not finish in time")
+
+
+def launch(env, *args):
+    out = kd(env, *args).stdout
+    url = re.search(r"web UI: (http://127\.0\.0\.1:\d+/[\w-]+/)", out).group(1)
+    exp_id = re.search(r"experiment (\w+)|resumed (\w+)", out)
+    return url, next(g for g in exp_id.groups() if g)
+
+
+@pytest.fixture(scope="module")
+def finished(env):
+    """One experiment: 4 trials, 2 at a time, left running (detached) for inspection."""
+    url, exp_id = launch(env, "nni", "start", str(env["spec"]), "--trials", "4",
+                         "--concurrency", "2", "--port", str(free_port()), "--detach")
+    yield url, exp_id, wait_done(url)
+    kd(env, "nni", "stop", exp_id, check=False)
+
+
+def test_trials_succeed_and_land_in_the_store_with_their_own_parameters(env, finished):
+    url, exp_id, status = finished
+    assert status == "DONE"
+    jobs = requests.get(f"{url}api/v1/nni/trial-jobs", timeout=5).json()
+    assert len(jobs) == 4 and {j["status"] for j in jobs} == {"SUCCEEDED"}
+    metrics = requests.get(f"{url}api/v1/nni/metric-data", timeout=5).json()
+    finals = {m["trialJobId"]: json.loads(json.loads(m["data"])) for m in metrics
+              if m["type"] == "FINAL"}
+    assert set(finals) == {j["trialJobId"] for j in jobs}
+
+    store = Store(f"sqlite:///{env['ws'] / 'kd_automl.db'}")
+    exp = [e for e in store.experiments() if e.backend == "nni"]
+    assert len(exp) == 1 and exp[0].name == f"nni-tiny-{exp_id}" and exp[0].study_name == exp_id
+    trials = {t.backend_trial_id: t for t in store.trials([exp[0].id], with_epochs=True)
+              if t.role == "search"}
+    assert set(trials) == set(finals)
+    for job_id, final in finals.items():
+        t = trials[job_id]
+        # the store holds what the trial received and trained with, as the trial reported it
+        assert t.params == final["params"]
+        assert t.extra["nni_parameter_id"] == final["parameter_id"]
+        assert t.student_val_acc == pytest.approx(final["default"])
+        assert t.state == "complete"
+        assert sorted({m.epoch for m in t.epochs if m.name == "val_acc"}) == [1, 2]
+    # the per-epoch results NNI shows are the curve the store holds
+    for m in metrics:
+        if m["type"] == "PERIODICAL":
+            data = json.loads(json.loads(m["data"]))
+            stored = {e.epoch: e.value for e in trials[m["trialJobId"]].epochs
+                      if e.name == "val_acc"}
+            assert stored[data["epoch"]] == pytest.approx(data["default"])
+    baseline = [t for t in store.trials([exp[0].id]) if t.role == "baseline"]
+    assert len(baseline) == 1 and baseline[0].state == "complete"
+
+
+def test_web_ui_is_closed_without_the_secret_prefix(finished):
+    url, _, _ = finished
+    base = url.rsplit("/", 2)[0]
+    prefix = url.rstrip("/").rsplit("/", 1)[1]
+    assert requests.get(url, timeout=5).status_code == 200
+    for path in ("/", "/api/v1/nni/check-status", "/api/v1/nni/trial-jobs",
+                 "/api/v1/nni/export-data", f"/{prefix[:-1]}/api/v1/nni/trial-jobs"):
+        r = requests.get(base + path, timeout=5)
+        assert r.status_code == 404 and r.text == "Not Found"
+        assert prefix not in r.text
+
+
+def test_web_ui_lists_the_trials_in_a_browser(finished, tmp_path):
+    chromium, driver_bin = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver_bin):
+        if os.environ.get("CI"):
+            pytest.fail("CI must have Debian's chromium and chromium-driver (.ci/run installs)")
+        pytest.skip("chromium / chromedriver not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, exp_id, _ = finished
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'chrome'}"):
+        opts.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(driver_bin), options=opts)
+    try:
+        browser.set_window_size(1400, 1000)
+        browser.get(url + "detail")
+        jobs = requests.get(f"{url}api/v1/nni/trial-jobs", timeout=5).json()
+        ids = [j["trialJobId"] for j in jobs]
+        WebDriverWait(browser, 60).until(
+            lambda b: all(i in b.find_element("tag name", "body").text for i in ids))
+        text = browser.find_element("tag name", "body").text
+        assert "SUCCEEDED" in text.upper()
+        artifacts = Path("test-artifacts")
+        artifacts.mkdir(exist_ok=True)
+        browser.save_screenshot(str(artifacts / "nni_web_ui_trials.png"))
+    finally:
+        browser.quit()
+
+
+def test_stop_resume_adds_trials_and_import_pairs_metrics_by_parameter_id(env, finished):
+    _, exp_id, _ = finished
+    assert "stopped" in kd(env, "nni", "stop", exp_id).stdout
+    listed = kd(env, "nni", "list").stdout
+    assert exp_id in listed and "STOPPED" in listed
+    url, resumed = launch(env, "nni", "resume", exp_id, "--trials", "6", "--port",
+                          str(free_port()), "--detach")
+    assert resumed == exp_id
+    try:
+        assert wait_done(url) == "DONE"
+        jobs = requests.get(f"{url}api/v1/nni/trial-jobs", timeout=5).json()
+        assert len(jobs) == 6 and {j["status"] for j in jobs} == {"SUCCEEDED"}
+    finally:
+        kd(env, "nni", "stop", exp_id)
+    store = Store(f"sqlite:///{env['ws'] / 'kd_automl.db'}")
+    exp = [e for e in store.experiments() if e.backend == "nni"][0]
+    search = [t for t in store.trials([exp.id]) if t.role == "search"]
+    assert len(search) == 6 and all(t.state == "complete" for t in search)
+
+    # import into a fresh database: every trial, its params from the metric's parameter id
+    other = f"sqlite:///{env['root'] / 'imported.db'}"
+    out = kd(env, "nni", "import", exp_id, "--db", other).stdout
+    assert "imported 6 trial(s)" in out
+    imported = {t.backend_trial_id: t for t in Store(other).trials() if t.role == "search"}
+    assert set(imported) == {t.backend_trial_id for t in search}
+    for t in search:
+        assert imported[t.backend_trial_id].params == t.params
+        assert imported[t.backend_trial_id].student_val_acc == pytest.approx(t.student_val_acc)
+
+
+def test_port_in_use_and_unknown_experiment_are_clear_errors(env):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        proc = kd(env, "nni", "start", str(env["spec"]), "--port", str(port), check=False)
+    assert proc.returncode == 1 and f"port {port} is in use" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = kd(env, "nni", "resume", "nosuchexp", "--port", str(free_port()), check=False)
+    assert proc.returncode == 1 and "no NNI experiment 'nosuchexp'" in proc.stderr
+    proc = kd(env, "nni", "start", str(env["spec"]), "--tuner", "Magic", check=False)
+    assert proc.returncode == 1 and "unknown tuner" in proc.stderr

@@ -1,0 +1,99 @@
+"""NNI trial entry: take the parameters NNI sends, run the engine, report, store.
+
+NNI launches this as the trial command. Thin on purpose: the parameters and
+their parameter id are recorded from *inside* the trial, as received, because
+NNI 3.0 may pair a trial job with another trial's parameters in its own records
+when trials run concurrently (NNI issue 5726).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import signal
+import sys
+from pathlib import Path
+
+import nni
+
+from kd_automl.engine import TrialResult, run_trial
+from kd_automl.errors import KDAutoMLError
+from kd_automl.spec import apply_params, load_spec
+from kd_automl.store import Store
+from kd_automl.workspace import Workspace
+
+BUDGET_KEY = "TRIAL_BUDGET"  # sent by NNI's Hyperband/BOHB: mapped to train.epochs
+
+
+class NNIReporter:
+    """Each epoch's objective goes to NNI (for its assessor and web UI)."""
+
+    def __init__(self, metric: str):
+        self.metric = metric
+
+    def report_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        if self.metric in metrics:
+            extra = {k: v for k, v in metrics.items() if isinstance(v, float) and math.isfinite(v)}
+            nni.report_intermediate_result({**extra, "default": metrics[self.metric],
+                                            "epoch": epoch})
+
+    def report_final(self, result: TrialResult) -> None:
+        pass
+
+
+class StoppedByNNI(BaseException):
+    pass
+
+
+def _on_sigterm(signum, frame):
+    raise StoppedByNNI()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spec", required=True)
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--workspace", required=True)
+    ap.add_argument("--experiment", required=True)
+    args = ap.parse_args(argv)
+
+    params = nni.get_next_parameter() or {}
+    record = nni.trial._params or {}  # NNI 3.0 has no public getter for the parameter id
+    parameter_id = record.get("parameter_id")
+    job_id = nni.get_trial_id()
+    spec = load_spec(args.spec)
+    store = Store(args.db)
+    exp_id = store.experiment(spec, "nni", name=args.experiment,
+                              study_name=nni.get_experiment_id())
+    sampled = {k: v for k, v in params.items() if k != BUDGET_KEY}
+    store_id = store.start_trial(exp_id, job_id, params)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        if BUDGET_KEY in params:
+            sampled["train.epochs"] = max(1, round(params[BUDGET_KEY]))
+        try:
+            trial_spec = apply_params(spec, sampled, source=f"NNI trial {job_id}")
+            result = run_trial(trial_spec, Workspace(Path(args.workspace)),
+                               NNIReporter(spec.objective.metric))
+        except KDAutoMLError as err:
+            result = TrialResult(status="failed", error=str(err))
+    except StoppedByNNI:
+        result = TrialResult(status="pruned", error="stopped by NNI (assessor or experiment stop)")
+    result.extra.update(nni_parameter_id=parameter_id, nni_trial_job_id=job_id,
+                        nni_sequence_id=nni.get_sequence_id(), nni_params=params)
+    store.finish_trial(store_id, result)
+    if result.status != "complete":
+        print(f"trial {result.status}: {result.error}", file=sys.stderr)
+        return 1
+    nni.report_final_result({
+        "default": result.objective(spec.objective.metric),
+        "parameter_id": parameter_id, "params": params, "kd_trial_id": store_id,
+        "student_test_acc": result.student_test_acc, "teacher_test_acc": result.teacher_test_acc,
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
