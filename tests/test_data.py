@@ -8,7 +8,13 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from kd_automl.data import DeviceLoader, augment_batch, download, load_dataset
+from kd_automl.data import (
+    DeviceLoader,
+    augment_batch,
+    download,
+    ensure_available,
+    load_dataset,
+)
 from kd_automl.data.cifar import STATS, write_fake_cifar
 from kd_automl.errors import KDAutoMLError
 
@@ -44,12 +50,21 @@ def test_cifar_root_from_environment(tmp_path, no_md5, monkeypatch):
     assert len(load_dataset("cifar100").y_test) == 10
 
 
-def test_missing_cifar_names_the_folder_and_the_command(tmp_path):
+@pytest.mark.parametrize("check", [load_dataset, ensure_available])
+def test_missing_cifar_names_the_folder_and_the_command(tmp_path, check):
     with pytest.raises(KDAutoMLError) as err:
-        load_dataset("cifar100", {"root": str(tmp_path)})
+        check("cifar100", {"root": str(tmp_path)})
     msg = str(err.value)
     assert str(tmp_path / "cifar-100-python") in msg and "missing" in msg
     assert "kd-automl data download cifar100" in msg and "KD_AUTOML_DATA" in msg
+
+
+def test_preflight_passes_when_files_are_there(tmp_path):
+    write_fake_cifar(tmp_path, "cifar10", n_train=5)
+    ensure_available("cifar10", {"root": str(tmp_path)})
+    ensure_available("digits")
+    with pytest.raises(KDAutoMLError, match="not a folder"):
+        ensure_available("image_folder", {"root": str(tmp_path / "nope")})
 
 
 def test_corrupted_cifar_is_reported(tmp_path):
@@ -143,3 +158,14 @@ def test_dataset_moves_to_a_device_whole():
     data = load_dataset("synthetic", {"num_samples": 20}).to("meta")
     assert data.x_train.device.type == "meta" and data.y_test.device.type == "meta"
     assert data.num_classes == 10 and data.input_shape == (3, 32, 32)
+
+
+def test_flip_views_match_augment_batch():
+    from kd_automl.data import apply_flips, draw_flips
+
+    x = torch.randn(16, 3, 4, 4)
+    flips = draw_flips(16, torch.Generator().manual_seed(5))
+    views = torch.stack([x, x.flip(3)])  # the two cached views, e.g. for teacher logits
+    picked = views[flips.long(), torch.arange(16)]
+    assert torch.equal(apply_flips(x, flips), picked)
+    assert torch.equal(augment_batch(x, "flip", torch.Generator().manual_seed(5)), picked)

@@ -3,6 +3,12 @@
 Random crop with zero padding and horizontal flip are one ``gather``: every
 output pixel's source index in the padded image is computed for the batch, so
 a crop-and-flip costs one read of the batch.
+
+``flip`` alone has two views of each image, so a teacher's outputs can still be
+cached: compute them for ``x`` and ``x.flip(3)`` once, then per batch draw the
+flips with :func:`draw_flips`, apply them with :func:`apply_flips` and pick the
+matching cached row. ``augment_batch(x, "flip", g)`` is exactly that pair of
+calls, so both paths see the same images for the same generator.
 """
 
 from __future__ import annotations
@@ -11,6 +17,17 @@ import torch
 import torch.nn.functional as F
 
 AUGMENTATIONS = ("none", "flip", "crop_flip")
+
+
+def draw_flips(n: int, generator: torch.Generator | None = None,
+               device: torch.device | str | None = None) -> torch.Tensor:
+    """Which of ``n`` images to flip: a bool tensor (drawn on the CPU, moved to ``device``)."""
+    return (torch.rand(n, generator=generator) < 0.5).to(device)
+
+
+def apply_flips(x: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
+    """Flip (horizontally) the images of ``x`` where ``flips`` is true."""
+    return torch.where(flips[:, None, None, None], x.flip(3), x)
 
 
 def augment_batch(x: torch.Tensor, kind: str, generator: torch.Generator | None = None,
@@ -30,9 +47,9 @@ def augment_batch(x: torch.Tensor, kind: str, generator: torch.Generator | None 
     if kind not in AUGMENTATIONS:
         raise ValueError(f"unknown augmentation {kind!r}; known: {', '.join(AUGMENTATIONS)}")
     n, c, h, w = x.shape
-    flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
+    flip = draw_flips(n, generator, x.device)
     if kind == "flip":
-        return torch.where(flip[:, None, None, None], x.flip(3), x)
+        return apply_flips(x, flip)
     dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
     dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
     hp, wp = h + 2 * pad, w + 2 * pad

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torchvision
 
-from kd_automl.data.registry import register_dataset
+from kd_automl.data.registry import register_dataset, register_preflight
 from kd_automl.data.root import DATA_ENV, data_root
 from kd_automl.errors import KDAutoMLError
 
@@ -54,6 +54,18 @@ def read_cifar(name: str, root: str | None = None, train: bool = True):
         return _CLASSES[name](str(folder), train=train, download=False)
     except RuntimeError:
         raise _missing(name, folder) from None
+
+
+def _preflight(name: str, root: str | None = None) -> None:
+    cls = _CLASSES[name]
+    sub = data_root(root) / cls.base_folder
+    names = [f for f, _ in cls.train_list + cls.test_list] + [cls.meta["filename"]]
+    if not all((sub / f).is_file() for f in names):
+        raise _missing(name, data_root(root))
+
+
+register_preflight("cifar10")(lambda root=None: _preflight("cifar10", root))
+register_preflight("cifar100")(lambda root=None: _preflight("cifar100", root))
 
 
 def _load(name: str, root: str | None):

@@ -16,7 +16,7 @@ import torch
 import torchvision
 from torchvision import transforms
 
-from kd_automl.data.registry import register_dataset
+from kd_automl.data.registry import register_dataset, register_preflight
 from kd_automl.errors import KDAutoMLError
 
 
@@ -63,3 +63,13 @@ def _image_folder(root: str | None = None, size: int = 32, test_root: str | None
                             f"root classes {train.classes}")
     xt, yt = _read_all(test)
     return (*out, (((xt - mean) / std).astype(np.float32), yt))
+
+
+@register_preflight("image_folder")
+def _image_folder_preflight(root: str | None = None, test_root: str | None = None, **_) -> None:
+    for folder in (root, test_root):
+        if folder is not None and not Path(folder).expanduser().is_dir():
+            raise KDAutoMLError(f"image_folder: {folder} is not a folder; it should hold one "
+                                f"sub-folder of images per class")
+    if not root:
+        raise KDAutoMLError("image_folder: dataset.root is required")

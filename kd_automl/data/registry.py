@@ -63,6 +63,31 @@ def register_dataset(name: str):
     return deco
 
 
+_PREFLIGHT: dict[str, Callable[..., None]] = {}
+
+
+def register_preflight(name: str):
+    """Register a cheap ``check(**options)`` that raises when ``name``'s files are missing."""
+
+    def deco(fn):
+        _PREFLIGHT[name] = fn
+        return fn
+
+    return deco
+
+
+def ensure_available(name: str, options: dict | None = None) -> None:
+    """Raise :class:`KDAutoMLError` now if the dataset's files are missing (no loading).
+
+    Orchestrators call this before a search, so a missing dataset is one clear
+    error instead of a column of failed trials.
+    """
+    options = options or {}
+    check_dataset(name, options)
+    if name in _PREFLIGHT:
+        _PREFLIGHT[name](**options)
+
+
 def dataset_names() -> list[str]:
     return sorted(_DATASETS)
 
