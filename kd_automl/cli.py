@@ -283,15 +283,20 @@ def methods() -> None:
     """List the distillation methods and their hyperparameters."""
     from kd_automl.distill import get_method, method_names
 
-    table = Table(title="Methods")
-    for col in ("method", "hyperparameter (default)", "suggested search", "paper"):
+    table = Table(title="Methods (details: docs/methods.md)")
+    for col in ("method", "uses", "hyperparameter", "default", "suggested search", "paper"):
         table.add_column(col)
     for name in method_names():
         cls = get_method(name)
-        hps = "\n".join(f"{k} ({h.default})" for k, h in cls.hyperparameters.items()) or "–"
-        search = "\n".join(f"{h.search['_type']} {h.search['_value']}" if h.search else "–"
-                           for h in cls.hyperparameters.values()) or "–"
-        table.add_row(name, hps, search, cls.paper)
+        uses = ("teacher, assistant(s)" if cls.needs_assistant else
+                "teacher features" if cls.needs_features else
+                "teacher logits" if cls.needs_teacher else "no teacher")
+        rows = [(k, str(h.default), f"{h.search['_type']} {h.search['_value']}" if h.search
+                 else "–") for k, h in cls.hyperparameters.items()] or [("–", "–", "–")]
+        for i, row in enumerate(rows):
+            first = i == 0
+            table.add_row(name if first else "", uses if first else "", *row,
+                          cls.paper if first else "", end_section=i == len(rows) - 1)
     console.print(table)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import optuna
 from optuna.trial import TrialState
+from pydantic import ValidationError
 
 from kd_automl.engine import TrialResult, run_trial
 from kd_automl.errors import KDAutoMLError, TrialPruned
@@ -85,6 +86,14 @@ def _storage(url: str) -> optuna.storages.RDBStorage:
             from None
 
 
+def _with_defaults(data: dict) -> dict:
+    """A stored spec with the fields added since it was stored filled in by their defaults."""
+    try:
+        return ExperimentSpec.model_validate(data).to_dict()
+    except ValidationError:  # an older spec that no longer validates is simply different
+        return data
+
+
 def _load_study(spec: ExperimentSpec, study_name: str, storage_url: str) -> optuna.Study:
     study = optuna.create_study(study_name=study_name, storage=_storage(storage_url),
                                 sampler=optuna.samplers.TPESampler(seed=spec.seed),
@@ -93,7 +102,7 @@ def _load_study(spec: ExperimentSpec, study_name: str, storage_url: str) -> optu
     old = study.user_attrs.get("kd_automl_spec")
     if old is None:
         study.set_user_attr("kd_automl_spec", spec.to_dict())
-    elif old != spec.to_dict():
+    elif _with_defaults(old) != spec.to_dict():
         raise KDAutoMLError(
             f"study {study_name!r} already exists with a different spec; resume it with the "
             "same spec, or start a new one with --fresh (or --study NAME)")
