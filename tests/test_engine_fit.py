@@ -60,3 +60,24 @@ def test_feature_methods_need_the_teacher_model_and_get_their_modules_trained():
     fit(d, X, Y, TrainSpec(epochs=2, batch_size=16), torch.device("cpu"),
         teacher=CountingTeacher())
     assert not torch.equal(built["w"], d.regressor.net[0].weight)  # the regressor was trained
+
+
+def test_flip_only_training_uses_both_cached_views_and_matches_the_teacher():
+    """Cached logits of x and x.flip(3) give exactly the teacher's output on each flipped batch."""
+    teacher = CountingTeacher()
+    with torch.no_grad():
+        plain, flipped = teacher(X), teacher(X.flip(3))
+    seen = []
+
+    class Recording(get_method("kd")):
+        def loss(self, batch, teacher_out):
+            with torch.no_grad():
+                seen.append((teacher.net(batch[0]), teacher_out.logits))
+            return super().loss(batch, teacher_out)
+
+    budget = TrainSpec(epochs=2, batch_size=16, augment="flip")
+    fit(Recording(_student()), X, Y, budget, torch.device("cpu"), teacher_logits=plain,
+        teacher_logits_flipped=flipped)
+    assert len(seen) == 6
+    for expected, got in seen:
+        assert torch.allclose(expected, got, atol=1e-5)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from kd_automl.data import DeviceLoader
-from kd_automl.data.augment import augment_batch
+from kd_automl.data.augment import apply_flips, augment_batch, draw_flips
 from kd_automl.distill.base import Distiller, TeacherOutput
 from kd_automl.engine.device import autocast, prepare_inputs, prepare_model
 from kd_automl.errors import TrialDiverged
@@ -74,13 +74,16 @@ def teacher_forward(teacher: nn.Module, x: torch.Tensor, features: bool,
 def fit(distiller: Distiller, x_train: torch.Tensor, y_train: torch.Tensor, budget: TrainSpec,
         device: torch.device, *, teacher: nn.Module | None = None,
         teacher_logits: torch.Tensor | None = None,
+        teacher_logits_flipped: torch.Tensor | None = None,
         val: tuple[torch.Tensor, torch.Tensor] | None = None, seed: int = 0,
         on_epoch: EpochCallback | None = None) -> list[dict[str, float]]:
     """Train ``distiller`` for ``budget.epochs``; returns one metrics dict per epoch.
 
     The teacher comes one of two ways. ``teacher_logits`` (aligned with
-    ``x_train``) are its outputs computed once: the fast path, valid only when
-    inputs are not augmented and the method needs logits alone. Otherwise the
+    ``x_train``) are its outputs computed once: the fast path, valid when the
+    method needs logits alone and inputs are not augmented, or only flipped
+    (then ``teacher_logits_flipped`` holds the outputs for the flipped images
+    and each batch picks the view it drew). Otherwise the
     frozen ``teacher`` runs on every (augmented) batch under ``no_grad``, with its
     features when ``distiller.needs_features``. ``budget.augment`` is applied to
     every training batch on the device. Before the optimizer is built, the
@@ -89,8 +92,10 @@ def fit(distiller: Distiller, x_train: torch.Tensor, y_train: torch.Tensor, budg
     ``val_acc`` (plus ``val_acc_<member>`` for multi-model methods).
     Raises :class:`TrialDiverged` when a loss is not finite.
     """
-    if teacher_logits is not None and budget.augment != "none":
-        raise ValueError("precomputed teacher logits cannot be used with augmented inputs")
+    flip_cache = teacher_logits_flipped is not None and budget.augment == "flip"
+    if teacher_logits is not None and budget.augment != "none" and not flip_cache:
+        raise ValueError("precomputed teacher logits cannot be used with augmented inputs "
+                         "(except flip, given the logits of the flipped images too)")
     if teacher_logits is not None and distiller.needs_features:
         raise ValueError(f"{distiller.name} needs the teacher's features: pass the teacher")
     distiller.to(device)
@@ -109,6 +114,8 @@ def fit(distiller: Distiller, x_train: torch.Tensor, y_train: torch.Tensor, budg
     optimizer = make_optimizer([p for p in distiller.parameters() if p.requires_grad], budget)
     schedule = make_schedule(optimizer, budget)
     tensors = (x_train, y_train) if teacher_logits is None else (x_train, y_train, teacher_logits)
+    if flip_cache:
+        tensors = (*tensors, teacher_logits_flipped)
     loader = DeviceLoader(*tensors, batch_size=budget.batch_size, shuffle=True, seed=seed,
                           device=device)
     aug_gen = torch.Generator().manual_seed(seed + 1)
@@ -118,9 +125,16 @@ def fit(distiller: Distiller, x_train: torch.Tensor, y_train: torch.Tensor, budg
         sums: dict[str, torch.Tensor] = {}
         steps = 0
         for batch in loader:
-            xb, yb = augment_batch(batch[0], budget.augment, aug_gen), batch[1]
+            yb, flips = batch[1], None
+            if flip_cache:  # the same draws as augment_batch(x, "flip"): pick the cached view
+                flips = draw_flips(len(yb), aug_gen, batch[0].device)
+                xb = apply_flips(batch[0], flips)
+            else:
+                xb = augment_batch(batch[0], budget.augment, aug_gen)
             xb = prepare_inputs(xb, device)
-            if teacher_logits is not None:
+            if flips is not None:
+                t_out = TeacherOutput(torch.where(flips[:, None], batch[3], batch[2]))
+            elif teacher_logits is not None:
                 t_out = TeacherOutput(batch[2])
             elif teacher is not None:
                 t_out = teacher_forward(teacher, xb, distiller.needs_features, device)

@@ -153,12 +153,15 @@ def _frozen(cached, device: torch.device):
 
 def _teacher_args(teacher, data: Dataset, budget: TrainSpec, needs_features: bool,
                   device: torch.device) -> dict:
-    """Precomputed logits when inputs are not augmented and logits suffice, else the model."""
+    """Precomputed logits (of both views under ``flip``) when logits suffice, else the model."""
     if teacher is None:
         return {}
-    if budget.augment == "none" and not needs_features:
-        return {"teacher_logits": predict_logits(teacher, data.x_train, device)}
-    return {"teacher": teacher}
+    if needs_features or budget.augment not in ("none", "flip"):
+        return {"teacher": teacher}
+    out = {"teacher_logits": predict_logits(teacher, data.x_train, device)}
+    if budget.augment == "flip":
+        out["teacher_logits_flipped"] = predict_logits(teacher, data.x_train.flip(3), device)
+    return out
 
 
 def _run(spec: ExperimentSpec, workspace: Workspace, reporter: Reporter, device: torch.device,
