@@ -343,6 +343,7 @@ def _add_subcommands() -> None:
     from kd_automl.cli_nni import nni_app
 
     app.add_typer(nni_app, name="nni")
+    import kd_automl.cli_reskd  # noqa: F401  (registers `kd-automl reskd`)
 
 
 _add_subcommands()

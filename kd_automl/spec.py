@@ -89,6 +89,7 @@ class ExperimentSpec(_Strict):
     pruner: PrunerSpec = Field(default_factory=PrunerSpec)
     seed: int = 0
     search: dict[str, Any] = Field(default_factory=dict)
+    reskd: dict[str, Any] | None = None  # ResKD settings; checked by kd_automl.reskd.config
 
     @field_validator("search")
     @classmethod
