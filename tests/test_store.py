@@ -75,3 +75,30 @@ def test_unreachable_databases_are_clear_errors(tmp_path):
         Store("no-scheme-here")
     with pytest.raises(KDAutoMLError, match="cannot"):
         Store("postgresql://nobody@127.0.0.1:1/none")
+
+
+def test_an_old_database_is_migrated_in_place(tmp_path, tiny_spec_dict):
+    """A database made by the first schema gains new columns and keeps its trials."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    import kd_automl.store.db as db
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(db.Path(db.__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.exec_driver_sql(
+            "INSERT INTO kd_experiments (name, backend, spec, dataset, student, method, "
+            "objective_metric, direction, created_at) VALUES ('old', 'optuna', '{}', 'digits', "
+            "'mlp', 'kd', 'val_acc', 'maximize', '2026-01-01')")
+    cols = {c["name"] for c in inspect(engine).get_columns("kd_trials")}
+    assert "student_latency_ms" not in cols
+    store = Store(url)
+    cols = {c["name"] for c in inspect(store.engine).get_columns("kd_trials")}
+    assert "student_latency_ms" in cols
+    assert [e.name for e in store.experiments()] == ["old"]

@@ -56,3 +56,20 @@ def test_corrupt_cache_is_detected_and_retrained(setup, damage, caplog):
     assert not again.reused
     assert "unusable" in caplog.text or damage == "no_manifest"
     assert train_teacher(spec, data, ws, torch.device("cpu")).reused  # repaired entry is used
+
+
+def test_teacher_logits_are_computed_once_and_a_broken_file_is_recomputed(setup):
+    from kd_automl.engine import teacher_outputs
+
+    spec, data, ws = setup
+    cached = train_teacher(spec, data, ws, torch.device("cpu"))
+    first = teacher_outputs.teacher_logits(cached, data.x_train, "train", torch.device("cpu"))
+    files = list(ws.root.glob("teachers/*.train.logits.pt"))
+    assert len(files) == 1 and first.shape == (len(data.x_train), data.num_classes)
+    teacher_outputs._MEMO.clear()
+    again = teacher_outputs.teacher_logits(cached, data.x_train, "train", torch.device("cpu"))
+    assert torch.equal(first, again)  # read back from disk
+    files[0].write_bytes(b"garbage")
+    teacher_outputs._MEMO.clear()
+    repaired = teacher_outputs.teacher_logits(cached, data.x_train, "train", torch.device("cpu"))
+    assert torch.allclose(repaired, first)

@@ -19,6 +19,7 @@ class TrialResult:
     gap: float | None = None  # teacher_test_acc - student_test_acc
     student_params: int | None = None
     student_flops: int | None = None
+    student_latency_ms: float | None = None  # one-sample forward pass on the trial's device
     teacher_params: int | None = None
     wall_time_s: float = 0.0
     curve: list[dict[str, float]] = field(default_factory=list)  # one dict per epoch

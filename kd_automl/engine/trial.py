@@ -15,7 +15,8 @@ from kd_automl.engine.device import pick_device, prepare_model, seed_everything
 from kd_automl.engine.reporters import NullReporter, Reporter
 from kd_automl.engine.result import TrialResult
 from kd_automl.engine.teacher_cache import load_or_train
-from kd_automl.engine.train import evaluate, fit, member_accuracies, predict_logits
+from kd_automl.engine.teacher_outputs import teacher_logits
+from kd_automl.engine.train import evaluate, fit, member_accuracies
 from kd_automl.errors import KDAutoMLError, TrialDiverged, TrialPruned
 from kd_automl.models import build_model, profile
 from kd_automl.spec import ExperimentSpec, ModelSpec, TrainSpec
@@ -128,7 +129,7 @@ def train_assistants(spec: ExperimentSpec, data: Dataset, workspace: Workspace,
             log.info("training assistant %s by KD (%d epochs)", a_spec.arch, budget.epochs)
             m = prepare_model(m, device)
             fit(KD(m, **hop), data.x_train, data.y_train, budget, device,
-                **_teacher_args(source.model, data, budget, needs_features=False, device=device),
+                **_teacher_args(source, data, budget, needs_features=False, device=device),
                 seed=spec.seed)
             return {"val_acc": evaluate(m, data.x_val, data.y_val, device),
                     "test_acc": evaluate(m, data.x_test, data.y_test, device),
@@ -151,22 +152,23 @@ def _frozen(cached, device: torch.device):
     return cached
 
 
-def _teacher_args(teacher, data: Dataset, budget: TrainSpec, needs_features: bool,
+def _teacher_args(cached, data: Dataset, budget: TrainSpec, needs_features: bool,
                   device: torch.device) -> dict:
-    """Precomputed logits (of both views under ``flip``) when logits suffice, else the model."""
-    if teacher is None:
+    """Cached logits (of both views under ``flip``) when logits suffice, else the model."""
+    if cached is None:
         return {}
     if needs_features or budget.augment not in ("none", "flip"):
-        return {"teacher": teacher}
-    out = {"teacher_logits": predict_logits(teacher, data.x_train, device)}
+        return {"teacher": cached.model}
+    out = {"teacher_logits": teacher_logits(cached, data.x_train, "train", device)}
     if budget.augment == "flip":
-        out["teacher_logits_flipped"] = predict_logits(teacher, data.x_train.flip(3), device)
+        out["teacher_logits_flipped"] = teacher_logits(cached, data.x_train.flip(3),
+                                                       "train-flipped", device)
     return out
 
 
 def _run(spec: ExperimentSpec, workspace: Workspace, reporter: Reporter, device: torch.device,
          result: TrialResult) -> None:
-    data = get_dataset(spec)
+    data = get_dataset(spec).to(device)  # on the device once; loaders index it there
     method_cls = get_method(spec.method.name)
     teacher = None
     if spec.teacher is not None:  # also for teacher-free methods: the gap column needs it
@@ -177,15 +179,16 @@ def _run(spec: ExperimentSpec, workspace: Workspace, reporter: Reporter, device:
         if method_cls.needs_assistant:
             cached = train_assistants(spec, data, workspace, device, cached, result)
         if method_cls.needs_teacher:
-            teacher = cached.model
+            teacher = cached
 
     seed_everything(spec.seed)
     student = build_model(spec.student.arch, data.input_shape, data.num_classes,
                           where="student", **spec.student.options)
-    student = method_cls.build_student(student, **spec.method.options)
-    prof = profile(student, data.input_shape)
+    student = prepare_model(method_cls.build_student(student, **spec.method.options), device)
+    prof = profile(student, data.input_shape)  # latency measured on the trial's device
     result.student_params, result.student_flops = prof.params, prof.flops
-    distiller = method_cls(prepare_model(student, device), **spec.method.options)
+    result.student_latency_ms = prof.latency_ms
+    distiller = method_cls(student, **spec.method.options)
 
     def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
         result.curve.append(metrics)

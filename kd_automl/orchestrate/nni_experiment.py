@@ -245,6 +245,9 @@ def start(spec: ExperimentSpec, ws: Workspace, db_url: str, *, port: int, host: 
           max_duration: str | None = None, baseline: bool = True,
           on_baseline: Callable[[], None] | None = None) -> Launch:
     """Start an NNI experiment for ``spec`` in the background; returns its URL and ids."""
+    from kd_automl.data import ensure_available
+
+    ensure_available(spec.dataset.name, spec.dataset.options)
     prefix = secrets.token_urlsafe(18)
     _prepare_env(ws, host, prefix)
     _check_port(host, port)

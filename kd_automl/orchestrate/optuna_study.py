@@ -20,6 +20,7 @@ import optuna
 from optuna.trial import TrialState
 from pydantic import ValidationError
 
+from kd_automl.data import ensure_available
 from kd_automl.engine import TrialResult, run_trial
 from kd_automl.errors import KDAutoMLError, TrialPruned
 from kd_automl.orchestrate.gpus import gpu_for_worker, visible_gpus
@@ -187,6 +188,7 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
         raise KDAutoMLError("--trials must be >= 0")
     if not spec.search:
         raise KDAutoMLError(f"spec {spec.name!r} has an empty 'search' section: nothing to tune")
+    ensure_available(spec.dataset.name, spec.dataset.options)  # one clear error, not N trials
     ws = Workspace.resolve(workspace)
     db_url = db or ws.db_url
     store = Store(db_url)

@@ -58,6 +58,7 @@ class Trial(Base):
     gap: Mapped[float | None] = mapped_column(Float)
     student_params: Mapped[int | None] = mapped_column(Integer)
     student_flops: Mapped[int | None] = mapped_column(Integer)
+    student_latency_ms: Mapped[float | None] = mapped_column(Float)
     teacher_params: Mapped[int | None] = mapped_column(Integer)
     wall_time_s: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)

@@ -115,6 +115,7 @@ class Store:
             for col in ("student_val_acc", "student_test_acc", "teacher_test_acc", "gap"):
                 setattr(row, col, _finite_or_none(getattr(result, col)))
             row.student_params, row.student_flops = result.student_params, result.student_flops
+            row.student_latency_ms = _finite_or_none(result.student_latency_ms)
             row.teacher_params, row.wall_time_s = result.teacher_params, result.wall_time_s
             row.error, row.extra = result.error, dict(result.extra)
             row.finished_at = utcnow()
