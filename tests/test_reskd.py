@@ -155,3 +155,16 @@ def test_config_errors_name_the_field():
         reskd_config(_spec({"space": {"kernel": [2]}}))
     with pytest.raises(KDAutoMLError, match=r"reskd.bogus: unknown field"):
         reskd_config(_spec({"bogus": 1}))
+
+
+def test_nni_model_space_is_the_same_space():
+    from kd_automl.reskd.nni_nas import model_space
+
+    space = model_space(ArchSpace(), (1, 8, 8), 10)
+    mutables = space.simplify()
+    assert {k: list(m.values) for k, m in mutables.items()} == ArchSpace().choices()
+    arch = {"depth": 2, "width": 16, "block": "residual", "kernel": 5}
+    frozen = space.freeze(arch)
+    assert frozen.arch == arch
+    assert profile(frozen.net, (1, 8, 8), latency=False).flops == profile(
+        build_res_student(arch, (1, 8, 8), 10), (1, 8, 8), latency=False).flops

@@ -22,7 +22,6 @@ registry and folders (``nni/nas-experiments/<id>``) live in the workspace.
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from typing import Any
 
@@ -36,7 +35,6 @@ STRATEGIES = ("Random", "RegularizedEvolution", "TPE")
 
 def _import_nas():
     """NNI's NAS modules, without PyTorch-Lightning (only NNI's Lightning evaluators need it)."""
-    os.environ.setdefault("NNI_FRAMEWORK", "none")
     try:
         import nni
 
@@ -60,6 +58,7 @@ def model_space(space: ArchSpace, input_shape: tuple[int, ...], num_classes: int
     """The res-student space as an NNI ``ModelSpace`` (class built on first use)."""
     nni, ModelSpace, *_ = _import_nas()
     from nni.mutable import ensure_frozen
+    from nni.nas.space import model_context
 
     from kd_automl.reskd.space import build_res_student
 
@@ -71,6 +70,10 @@ def model_space(space: ArchSpace, input_shape: tuple[int, ...], num_classes: int
             # frozen by NNI: the sampled values; unfrozen (the space itself): the first choices
             self.arch = {k: ensure_frozen(m, strict=False) for k, m in mutables.items()}
             self.net = build_res_student(self.arch, input_shape, num_classes)
+
+        def freeze(self, sample: dict[str, Any]) -> ResStudentSpace:
+            with model_context(sample):  # NNI's recipe: re-create the space in a frozen context
+                return self.__class__(*self.trace_args, **self.trace_kwargs)
 
         def forward(self, x):
             return self.net(x)
