@@ -70,6 +70,9 @@ def run_reskd(spec: ExperimentSpec, ws: Workspace, store: Store, *, backend: Bac
     start = time.perf_counter()
     dev = pick_device(device)
     data = get_dataset(spec)
+    if len(data.input_shape) != 3:
+        raise KDAutoMLError(f"ResKD's res-students are conv nets: dataset {data.name!r} has "
+                            f"inputs of shape {data.input_shape}, not (C, H, W)")
     cached = train_teacher(spec, data, ws, dev)
     teacher = cached.model
     teacher_flops = profile(teacher, data.input_shape, latency=False).flops
