@@ -16,6 +16,8 @@ import plotly.io as pio
 
 from kd_automl.analysis.curves import pick_for_curves
 from kd_automl.analysis.figures import figure_set, is_empty
+from kd_automl.analysis.reskd import reskd_figures
+from kd_automl.analysis.takd import takd_figures
 from kd_automl.store.leaderboard import Row, baseline_accuracy, leaderboard
 from kd_automl.store.models import Experiment, Trial
 from kd_automl.store.store import Store
@@ -108,6 +110,21 @@ def _message(fig: go.Figure) -> str:
     return ann[0].text if ann else "nothing to show"
 
 
+def method_figures(store: Store, exps: list[Experiment], trials: list[Trial]
+                   ) -> list[tuple[str, go.Figure]]:
+    """The figures of specific methods (TAKD, ResKD), only when ``trials`` have them.
+
+    TAKD's no-assistant line may come from a ``kd`` experiment outside ``exps`` on the
+    same dataset, teacher and student; it is looked up in ``store``.
+    """
+    pairs = {(e.dataset, e.teacher, e.student) for e in exps if e.method == "takd"}
+    ids = {e.id for e in exps}
+    others = [e.id for e in store.experiments() if e.id not in ids and e.method == "kd"
+              and (e.dataset, e.teacher, e.student) in pairs] if pairs else []
+    reference = store.trials(others) if others else []
+    return takd_figures(trials, reference) + reskd_figures(trials)
+
+
 def write_report(store: Store, out: Path, experiments: list[str] | None = None,
                  top: int = 20) -> Path:
     """Write the report for ``experiments`` (all when None) to ``out``; returns the path.
@@ -123,7 +140,9 @@ def write_report(store: Store, out: Path, experiments: list[str] | None = None,
         if len(exps) > 1 else []
     curve_trials = store.trials_by_id(pick_for_curves(trials), with_epochs=True)
     shown, skipped = [], []
-    for name, fig in figure_set(trials, curve_trials) if trials else []:
+    figures = [*figure_set(trials, curve_trials), *method_figures(store, exps, trials)] \
+        if trials else []
+    for name, fig in figures:
         if is_empty(fig):
             skipped.append(f"<li>{html.escape(str(fig.layout.title.text))}: "
                            f"{html.escape(_message(fig))}</li>")
