@@ -78,6 +78,11 @@ def launch(env, *args):
     return url, next(g for g in exp_id.groups() if g)
 
 
+def launch_view(env, exp_id):
+    out = kd(env, "nni", "view", exp_id, "--port", str(free_port()), "--detach").stdout
+    return re.search(r"web UI: (http://127\.0\.0\.1:\d+/[\w-]+/)", out).group(1), exp_id
+
+
 @pytest.fixture(scope="module")
 def finished(env):
     """One experiment: 4 trials, 2 at a time, left running (detached) for inspection."""
@@ -186,6 +191,15 @@ def test_stop_resume_adds_trials_and_import_pairs_metrics_by_parameter_id(env, f
     exp = [e for e in store.experiments() if e.backend == "nni"][0]
     search = [t for t in store.trials([exp.id]) if t.role == "search"]
     assert len(search) == 6 and all(t.state == "complete" for t in search)
+
+    # view serves the finished experiment read-only, under a new secret prefix
+    url, viewed = launch_view(env, exp_id)
+    try:
+        assert requests.get(f"{url}api/v1/nni/check-status", timeout=5).json()["status"] == \
+            "VIEWED"
+        assert len(requests.get(f"{url}api/v1/nni/trial-jobs", timeout=5).json()) == 6
+    finally:
+        kd(env, "nni", "stop", exp_id)
 
     # import into a fresh database: every trial, its params from the metric's parameter id
     other = f"sqlite:///{env['root'] / 'imported.db'}"

@@ -27,4 +27,4 @@ def test_two_worker_processes_fill_one_study(workspace, tiny_spec_dict):
     assert sorted(int(t.backend_trial_id) for t in stored) == [0, 1, 2, 3]
     assert all(t.state == "complete" for t in stored)
     # both workers trained against the one cached teacher
-    assert len(list((workspace / "teachers").glob("*.pt"))) == 1
+    assert len(list((workspace / "teachers").glob("*.json"))) == 1  # one manifest
