@@ -137,7 +137,7 @@ def _fmt_params(p: dict) -> str:
     """``method.temperature=3.21`` -> ``temperature=3.21`` (the leaf names are unambiguous)."""
     out = []
     for k, v in p.items():
-        k = k.rsplit(".", 1)[-1]
+        k = {"temperature": "T"}.get(k.rsplit(".", 1)[-1], k.rsplit(".", 1)[-1])
         out.append(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}")
     return " ".join(out)
 
@@ -168,23 +168,39 @@ def _print_leaderboard(store, experiments: list[str] | None, top: int | None, fm
     many = len({(r.experiment, r.backend) for r in rows}) > 1
     states = any(r.state != "complete" for r in rows)
     errors = any(r.error for r in rows)
-    sizes = any(r.student_params is not None for r in rows)
+    # a column whose value is the same on every row moves into the caption
+    methods = {r.method for r in rows}
+    teachers = {r.teacher_test_acc for r in rows}
+    sizes = {r.student_params for r in rows}
+    caption = []
+    if len(methods) == 1:
+        caption.append(f"method {next(iter(methods))}")
+    if len(teachers) == 1 and None not in teachers:
+        caption.append(f"teacher {_pct(next(iter(teachers)))}%")
+    if len(sizes) == 1 and None not in sizes:
+        caption.append(f"student {next(iter(sizes)):,} params")
     title = ("Best trial of each experiment" if query.get("best_per_experiment")
              else "Leaderboard")
-    table = Table(title=f"{title} (accuracy %; gain = test accuracy minus the student alone)")
-    cols = ["#", *(["experiment"] if many else []), "trial", *(["state"] if states else []),
-            "method", "hyperparameters", "val", "test", "teacher", "gap", "gain",
-            *(["params"] if sizes else []), *(["error"] if errors else [])]
+    table = Table(title=f"{title} (accuracy %; gain = test accuracy minus the student alone)",
+                  caption=", ".join(caption) or None)
+    show = {"experiment": many, "state": states, "method": len(methods) > 1,
+            "teacher": len(teachers) > 1, "params": len(sizes) > 1, "error": errors}
+    cols = [c for c in ("#", "experiment", "trial", "state", "method", "hyperparameters", "val",
+                        "test", "teacher", "gap", "gain", "params", "error")
+            if show.get(c, True)]
     for col in cols:
         numeric = col in ("#", "val", "test", "teacher", "gap", "gain", "params")
-        table.add_column(col, justify="right" if numeric else "left", no_wrap=numeric)
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=numeric,
+                         min_width=24 if col == "hyperparameters" else None)
     for r in rows:
-        size = "–" if r.student_params is None else f"{r.student_params:,}"
-        table.add_row(str(r.rank), *([f"{r.experiment} ({r.backend})"] if many else []),
-                      r.trial, *([r.state] if states else []), r.method,
-                      _fmt_params(r.params), _pct(r.student_val_acc), _pct(r.student_test_acc),
-                      _pct(r.teacher_test_acc), _pct(r.gap), _pct(r.gain, signed=True),
-                      *([size] if sizes else []), *([r.error or ""] if errors else []))
+        values = {"#": str(r.rank), "experiment": f"{r.experiment} ({r.backend})",
+                  "trial": r.trial, "state": r.state, "method": r.method,
+                  "hyperparameters": _fmt_params(r.params), "val": _pct(r.student_val_acc),
+                  "test": _pct(r.student_test_acc), "teacher": _pct(r.teacher_test_acc),
+                  "gap": _pct(r.gap), "gain": _pct(r.gain, signed=True),
+                  "params": "–" if r.student_params is None else f"{r.student_params:,}",
+                  "error": r.error or ""}
+        table.add_row(*(values[c] for c in cols))
     console.print(table)
 
 
