@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -135,9 +136,39 @@ def parse_spec(data: Any, source: str = "<spec>") -> ExperimentSpec:
         raise KDAutoMLError(_format_validation_error(err, source)) from None
     check_references(spec, source)
     if spec.search:
-        # every search key must name a field: write a point of the space in and re-validate
-        apply_params(spec, default_point(spec.search), source=f"{source} (search)")
+        _check_search(spec, source)
     return spec
+
+
+def _edge_points(entry: dict[str, Any]) -> list[Any]:
+    """The values of a search entry worth checking: every choice, both ends of a range."""
+    kind, value = entry["_type"], entry["_value"]
+    if kind == "choice":
+        return [{"_name": o["_name"], **default_point({k: v for k, v in o.items() if k != "_name"})}
+                if isinstance(o, dict) else o for o in value]
+    if kind == "randint":
+        return [int(value[0]), int(value[1]) - 1]
+    if kind in ("uniform", "loguniform"):
+        return [float(value[0]), float(value[1])]
+    if kind in ("quniform", "qloguniform"):
+        q = value[2]
+        return [math.ceil(value[0] / q - 1e-9) * q, math.floor(value[1] / q + 1e-9) * q]
+    return []  # the normal family is unbounded
+
+
+def _check_search(spec: ExperimentSpec, source: str) -> None:
+    """Every search key names a field, and every choice and range end makes a valid spec."""
+    base = default_point(spec.search)
+    apply_params(spec, base, source=f"{source} (search)")
+    for key, entry in spec.search.items():
+        for value in _edge_points(entry):
+            try:
+                apply_params(spec, {**base, key: value}, source="")
+            except KDAutoMLError as err:
+                shown = value.get("_name") if isinstance(value, dict) else value
+                reason = str(err).removeprefix(": ").strip()
+                raise KDAutoMLError(f"{source}: search.{key} can sample {shown!r}, which is not "
+                                    f"a valid spec: {reason}") from None
 
 
 def load_spec(path: str | Path) -> ExperimentSpec:

@@ -51,10 +51,10 @@ def test_study_runs_stores_and_resumes(workspace, tiny_spec_dict):
 
 def test_diverging_and_crashing_trials_are_failed_and_the_study_goes_on(workspace,
                                                                         tiny_spec_dict):
-    # lr=1e30 makes the loss NaN; a width of 0 cannot be built
+    # lr=1e30 makes the loss NaN; batches of one sample crash the MLP's BatchNorm
     tiny_spec_dict["search"] = {
         "train.lr": {"_type": "choice", "_value": [0.05, 1.0e30]},
-        "student.width": {"_type": "choice", "_value": [8, 0]},
+        "train.batch_size": {"_type": "choice", "_value": [128, 1]},
     }
     tiny_spec_dict["name"] = "crashy"
     spec = parse_spec(tiny_spec_dict)
@@ -65,11 +65,11 @@ def test_diverging_and_crashing_trials_are_failed_and_the_study_goes_on(workspac
     ok = [t for t in trials if t.state == "complete"]
     assert failed and ok
     for t in failed:
-        if t.params["student.width"] == 0:
-            assert "width must be an integer >= 1" in t.error
+        if t.params["train.batch_size"] == 1:
+            assert "Expected more than 1 value per channel" in t.error
         else:
             assert t.params["train.lr"] == 1.0e30 and t.error.startswith("diverged:")
-    assert {t.params["student.width"] for t in failed} == {0, 8}
+    assert {t.params["train.batch_size"] for t in failed} == {1, 128}
     study = optuna.load_study(study_name="crashy", storage=summary.db)
     states = {t.state for t in study.trials}
     assert optuna.trial.TrialState.FAIL in states and optuna.trial.TrialState.COMPLETE in states

@@ -50,6 +50,26 @@ def test_search_range_outside_the_methods_bounds_is_caught(tmp_path, tiny_spec_d
         load_spec(_write(tmp_path, tiny_spec_dict))
 
 
+@pytest.mark.parametrize("key, entry, shown", [
+    ("student.width", {"_type": "choice", "_value": [8, 0]}, "0"),
+    ("student.width", {"_type": "randint", "_value": [4, 64]}, None),  # both ends valid
+    ("method.alpha", {"_type": "uniform", "_value": [0.5, 1.5]}, "1.5"),  # the upper end
+    ("student", {"_type": "choice", "_value": [
+        {"_name": "mlp", "width": {"_type": "choice", "_value": [4]}},
+        {"_name": "nosuchnet"}]}, "'nosuchnet'"),
+])
+def test_every_choice_and_range_end_of_the_search_is_checked(tmp_path, tiny_spec_dict, key,
+                                                               entry, shown):
+    tiny_spec_dict["search"][key] = entry
+    path = _write(tmp_path, tiny_spec_dict)
+    if shown is None:
+        assert load_spec(path).search[key] == entry
+        return
+    with pytest.raises(KDAutoMLError) as err:
+        load_spec(path)
+    assert f"search.{key} can sample {shown}" in str(err.value)
+
+
 def test_malformed_yaml_and_missing_file(tmp_path):
     with pytest.raises(KDAutoMLError, match="not valid YAML"):
         load_spec(_write(tmp_path, "name: [unclosed"))
