@@ -224,3 +224,41 @@ def test_port_in_use_and_unknown_experiment_are_clear_errors(env):
     assert proc.returncode == 1 and "no NNI experiment 'nosuchexp'" in proc.stderr
     proc = kd(env, "nni", "start", str(env["spec"]), "--tuner", "Magic", check=False)
     assert proc.returncode == 1 and "unknown tuner" in proc.stderr
+
+
+def test_ctrl_c_stops_the_experiment_and_keeps_finished_trials(env, tmp_path):
+    import signal
+
+    spec = dict(SPEC, name="nni-interrupted", train={**SPEC["train"], "epochs": 4})
+    path = tmp_path / "interrupted.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    db = f"sqlite:///{env['ws'] / 'kd_automl.db'}"
+
+    def finished_trials():
+        try:
+            store = Store(db)
+            exps = [e for e in store.experiments() if e.name.startswith("nni-interrupted-")]
+            return [t for t in store.trials([e.id for e in exps])
+                    if t.role == "search" and t.state == "complete"]
+        except Exception:
+            return []
+
+    proc = subprocess.Popen([*KD_AUTOML, "nni", "start", str(path), "--trials", "30",
+                             "--port", str(free_port())], env=env["env"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 240
+        while not finished_trials() and time.time() < deadline:
+            time.sleep(1)
+        assert finished_trials(), "no trial finished in time"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    exp_id = re.search(r"experiment (\w+)", out).group(1)
+    listed = kd(env, "nni", "list").stdout
+    assert re.search(rf"{exp_id}\s.*STOPPED", listed)
+    assert len(finished_trials()) >= 1
