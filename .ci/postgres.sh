@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Start a real PostgreSQL server on 127.0.0.1 for the store's PostgreSQL test and print the
+# SQLAlchemy URL of an empty test database. Installs Debian's postgresql when missing.
+set -euo pipefail
+if ! command -v pg_lsclusters >/dev/null 2>&1 || [ -z "$(pg_lsclusters -h 2>/dev/null)" ]; then
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+fi
+read -r version cluster port _ < <(pg_lsclusters -h | head -1)
+pg_ctlcluster "$version" "$cluster" start >&2 2>/dev/null || true
+for _ in $(seq 30); do
+    su postgres -c "pg_isready -q -p $port" && break
+    sleep 1
+done
+su postgres -c "psql -q -p $port -c \"DROP DATABASE IF EXISTS kd_automl_test\"" >&2
+su postgres -c "psql -q -p $port -c \"DO \\\$\\\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kd_automl') THEN CREATE ROLE kd_automl LOGIN PASSWORD 'kd_automl'; END IF; END \\\$\\\$\"" >&2
+su postgres -c "psql -q -p $port -c \"CREATE DATABASE kd_automl_test OWNER kd_automl\"" >&2
+echo "postgresql+psycopg://kd_automl:kd_automl@127.0.0.1:$port/kd_automl_test"
