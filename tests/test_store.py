@@ -102,3 +102,19 @@ def test_an_old_database_is_migrated_in_place(tmp_path, tiny_spec_dict):
     cols = {c["name"] for c in inspect(store.engine).get_columns("kd_trials")}
     assert "student_latency_ms" in cols
     assert [e.name for e in store.experiments()] == ["old"]
+
+
+def test_read_only_store_serves_many_threads_at_once(store, tiny_spec_dict):
+    """The dashboard's server answers each request on a new thread (this once segfaulted)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    exp = store.experiment(parse_spec(tiny_spec_dict), "optuna")
+    for n in range(5):
+        store.finish_trial(store.start_trial(exp, n, {}), _result(0.5 + n / 100))
+    reader = Store.open_read_only(store.url)
+
+    def read(_):
+        return len(reader.trials(with_epochs=True)) + len(reader.experiments())
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        assert set(pool.map(read, range(400))) == {6}

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from kd_automl.engine.result import TrialResult
 from kd_automl.errors import KDAutoMLError
@@ -226,7 +227,10 @@ def open_read_only_engine(url: str) -> Engine:
                 conn.execute("PRAGMA query_only=ON")
                 return conn
 
-            engine = create_engine("sqlite://", creator=connect)
+            # a "sqlite://" URL would get SingletonThreadPool, which closes one thread's
+            # connection while another thread still uses it (a segfault under the
+            # dashboard's threaded server): hand each request its own pooled connection
+            engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool)
         else:
             args: dict[str, Any] = {}
             if u.get_backend_name() == "postgresql":
