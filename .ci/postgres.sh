@@ -2,9 +2,12 @@
 # Start a real PostgreSQL server on 127.0.0.1 for the store's PostgreSQL test and print the
 # SQLAlchemy URL of an empty test database. Installs Debian's postgresql when missing.
 set -euo pipefail
-if ! command -v pg_lsclusters >/dev/null 2>&1 || [ -z "$(pg_lsclusters -h 2>/dev/null)" ]; then
+if ! command -v pg_lsclusters >/dev/null 2>&1; then
     apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+fi
+if [ -z "$(pg_lsclusters -h 2>/dev/null)" ]; then
+    pg_createcluster "$(ls /usr/lib/postgresql | sort -V | tail -1)" main >&2
 fi
 read -r version cluster port _ < <(pg_lsclusters -h | head -1)
 pg_ctlcluster "$version" "$cluster" start >&2 2>/dev/null || true
