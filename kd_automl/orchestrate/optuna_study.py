@@ -128,28 +128,36 @@ def run_baseline(spec: ExperimentSpec, store: Store, experiment_id: int, workspa
 def _one_trial(study: optuna.Study, spec: ExperimentSpec, store: Store, experiment_id: int,
                workspace: Workspace, on_trial: TrialCallback | None) -> None:
     trial = study.ask()
-    params = suggest_params(trial, spec.search)
-    store_id = store.start_trial(experiment_id, trial.number, params)
-    trial.set_user_attr("kd_trial_id", store_id)
+    store_id: int | None = None
+    finished = told = False
     try:
-        trial_spec = apply_params(spec, params, source=f"trial {trial.number}")
-        result = run_trial(trial_spec, workspace, OptunaReporter(trial, spec.objective.metric))
-    except KDAutoMLError as err:  # the sampled point is not a valid spec
-        result = TrialResult(status="failed", error=str(err))
+        params = suggest_params(trial, spec.search)
+        store_id = store.start_trial(experiment_id, trial.number, params)
+        trial.set_user_attr("kd_trial_id", store_id)
+        try:
+            trial_spec = apply_params(spec, params, source=f"trial {trial.number}")
+            result = run_trial(trial_spec, workspace,
+                               OptunaReporter(trial, spec.objective.metric))
+        except KDAutoMLError as err:  # the sampled point is not a valid spec
+            result = TrialResult(status="failed", error=str(err))
+        store.finish_trial(store_id, result)
+        finished = True
+        if result.status == "complete":
+            trial.set_user_attr("student_test_acc", result.student_test_acc)
+            study.tell(trial, result.objective(spec.objective.metric))
+        else:
+            if result.error:
+                trial.set_user_attr("fail_reason", result.error[:2000])
+            study.tell(trial, state=TrialState.PRUNED if result.status == "pruned"
+                       else TrialState.FAIL)
+        told = True
     except BaseException:
-        store.mark_failed(store_id, "interrupted")
-        study.tell(trial, state=TrialState.FAIL)
+        # Ctrl-C (or a store error) at any point after ask(): nothing is left "running"
+        if store_id is not None and not finished:
+            store.mark_failed(store_id, "interrupted")
+        if not told:
+            study.tell(trial, state=TrialState.FAIL)
         raise
-    store.finish_trial(store_id, result)
-    if result.status == "complete":
-        value = result.objective(spec.objective.metric)
-        trial.set_user_attr("student_test_acc", result.student_test_acc)
-        study.tell(trial, value)
-    else:
-        if result.error:
-            trial.set_user_attr("fail_reason", result.error[:2000])
-        study.tell(trial, state=TrialState.PRUNED if result.status == "pruned"
-                   else TrialState.FAIL)
     if on_trial:
         on_trial(TrialEvent(trial.number, "search", params, result))
 
