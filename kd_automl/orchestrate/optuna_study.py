@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -152,11 +153,15 @@ def _one_trial(study: optuna.Study, spec: ExperimentSpec, store: Store, experime
                        else TrialState.FAIL)
         told = True
     except BaseException:
-        # Ctrl-C (or a store error) at any point after ask(): nothing is left "running"
-        if store_id is not None and not finished:
-            store.mark_failed(store_id, "interrupted")
-        if not told:
-            study.tell(trial, state=TrialState.FAIL)
+        # Ctrl-C (or a store error) at any point after ask(): nothing is left "running".
+        # The interrupt may land inside tell() after Optuna stored the state, so a second
+        # tell that Optuna refuses is fine; the original exception is what propagates.
+        with contextlib.suppress(Exception):
+            if store_id is not None and not finished:
+                store.mark_failed(store_id, "interrupted")
+        with contextlib.suppress(Exception):
+            if not told:
+                study.tell(trial, state=TrialState.FAIL)
         raise
     if on_trial:
         on_trial(TrialEvent(trial.number, "search", params, result))
