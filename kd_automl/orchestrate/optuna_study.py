@@ -10,6 +10,8 @@ import contextlib
 import logging
 import multiprocessing as mp
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,12 +128,34 @@ def run_baseline(spec: ExperimentSpec, store: Store, experiment_id: int, workspa
     return result
 
 
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Hold a Ctrl-C until the block ends (ask/tell must not be cut in half).
+
+    Yields a list that is non-empty when a Ctrl-C arrived; the caller raises it
+    where it can clean up. Only the main thread can hold signals; elsewhere this
+    does nothing.
+    """
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield caught
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _one_trial(study: optuna.Study, spec: ExperimentSpec, store: Store, experiment_id: int,
                workspace: Workspace, on_trial: TrialCallback | None) -> None:
-    trial = study.ask()
+    with _sigint_deferred() as interrupted:
+        trial = study.ask()
     store_id: int | None = None
     finished = told = False
     try:
+        if interrupted:
+            raise KeyboardInterrupt
         params = suggest_params(trial, spec.search)
         store_id = store.start_trial(experiment_id, trial.number, params)
         trial.set_user_attr("kd_trial_id", store_id)
@@ -141,21 +165,23 @@ def _one_trial(study: optuna.Study, spec: ExperimentSpec, store: Store, experime
                                OptunaReporter(trial, spec.objective.metric))
         except KDAutoMLError as err:  # the sampled point is not a valid spec
             result = TrialResult(status="failed", error=str(err))
-        store.finish_trial(store_id, result)
-        finished = True
-        if result.status == "complete":
-            trial.set_user_attr("student_test_acc", result.student_test_acc)
-            study.tell(trial, result.objective(spec.objective.metric))
-        else:
-            if result.error:
-                trial.set_user_attr("fail_reason", result.error[:2000])
-            study.tell(trial, state=TrialState.PRUNED if result.status == "pruned"
-                       else TrialState.FAIL)
-        told = True
+        with _sigint_deferred() as interrupted:
+            store.finish_trial(store_id, result)
+            finished = True
+            if result.status == "complete":
+                trial.set_user_attr("student_test_acc", result.student_test_acc)
+                study.tell(trial, result.objective(spec.objective.metric))
+            else:
+                if result.error:
+                    trial.set_user_attr("fail_reason", result.error[:2000])
+                study.tell(trial, state=TrialState.PRUNED if result.status == "pruned"
+                           else TrialState.FAIL)
+            told = True
+        if interrupted:
+            raise KeyboardInterrupt
     except BaseException:
-        # Ctrl-C (or a store error) at any point after ask(): nothing is left "running".
-        # The interrupt may land inside tell() after Optuna stored the state, so a second
-        # tell that Optuna refuses is fine; the original exception is what propagates.
+        # Ctrl-C (or a store error) at any point after ask(): nothing is left "running";
+        # the original exception is what propagates
         with contextlib.suppress(Exception):
             if store_id is not None and not finished:
                 store.mark_failed(store_id, "interrupted")
