@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kd_automl.errors import KDAutoMLError
-from kd_automl.search import default_point, validate_space
+from kd_automl.search import default_point, edge_points, validate_space
 
 
 class _Strict(BaseModel):
@@ -140,28 +139,12 @@ def parse_spec(data: Any, source: str = "<spec>") -> ExperimentSpec:
     return spec
 
 
-def _edge_points(entry: dict[str, Any]) -> list[Any]:
-    """The values of a search entry worth checking: every choice, both ends of a range."""
-    kind, value = entry["_type"], entry["_value"]
-    if kind == "choice":
-        return [{"_name": o["_name"], **default_point({k: v for k, v in o.items() if k != "_name"})}
-                if isinstance(o, dict) else o for o in value]
-    if kind == "randint":
-        return [int(value[0]), int(value[1]) - 1]
-    if kind in ("uniform", "loguniform"):
-        return [float(value[0]), float(value[1])]
-    if kind in ("quniform", "qloguniform"):
-        q = value[2]
-        return [math.ceil(value[0] / q - 1e-9) * q, math.floor(value[1] / q + 1e-9) * q]
-    return []  # the normal family is unbounded
-
-
 def _check_search(spec: ExperimentSpec, source: str) -> None:
     """Every search key names a field, and every choice and range end makes a valid spec."""
     base = default_point(spec.search)
     apply_params(spec, base, source=f"{source} (search)")
     for key, entry in spec.search.items():
-        for value in _edge_points(entry):
+        for value in edge_points(entry):
             try:
                 apply_params(spec, {**base, key: value}, source="")
             except KDAutoMLError as err:
@@ -212,6 +195,9 @@ def check_references(spec: ExperimentSpec, source: str = "<spec>") -> None:
         raise KDAutoMLError(f"{source}: {err}") from None
 
 
+MODEL_SECTIONS = ("teacher", "student", "assistant")
+
+
 def _set_path(data: dict[str, Any], path: str, value: Any, source: str) -> None:
     keys = path.split(".")
     node = data
@@ -225,9 +211,9 @@ def _set_path(data: dict[str, Any], path: str, value: Any, source: str) -> None:
     last = keys[-1]
     if isinstance(value, dict) and "_name" in value:
         # nested choice: {_name: kd, temperature: 3} -> {name: kd, temperature: 3}
-        section = {"name": value["_name"]} if last == "method" else {"arch": value["_name"]}
-        if last not in ("method", "teacher", "student", "assistant"):
-            section = {"name": value["_name"]}
+        # model sections name their choice by `arch`, every other section by `name`
+        field = "arch" if last in MODEL_SECTIONS else "name"
+        section = {field: value["_name"]}
         for k, v in value.items():
             if k != "_name":
                 _set_path(section, k, v, source)

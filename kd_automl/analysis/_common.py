@@ -170,10 +170,3 @@ def label(t: Trial) -> str:
     return f"{t.experiment.name} #{t.backend_trial_id}"
 
 
-def baselines(trials: Iterable[Trial]) -> dict[int, float]:
-    """Test accuracy of the student trained alone, per experiment id."""
-    out: dict[int, float] = {}
-    for t in trials:
-        if t.role == "baseline" and t.state == "complete" and t.student_test_acc is not None:
-            out[t.experiment_id] = t.student_test_acc
-    return out

@@ -10,7 +10,6 @@ import plotly.graph_objects as go
 
 from kd_automl.analysis._common import (
     MAX_POINTS,
-    baselines,
     empty_figure,
     label,
     param_value,
@@ -18,6 +17,7 @@ from kd_automl.analysis._common import (
     search_trials,
     set_title,
 )
+from kd_automl.store.leaderboard import baseline_accuracy
 from kd_automl.store.models import Trial
 
 MIN_FOR_HEATMAP = 12
@@ -83,7 +83,7 @@ def temperature_alpha(trials: Sequence[Trial], max_points: int = MAX_POINTS) -> 
                 {"color": [p[2].student_test_acc for p in sel], "colorscale": "Viridis",
                  "size": 11, "showscale": True, "colorbar": {"title": "test acc"},
                  "line": {"width": 1, "color": "black"}})))
-    base = sorted(set(baselines(trials).values()))
+    base = sorted(set(baseline_accuracy(trials).values()))
     if base:
         notes.append("student alone: " + ", ".join(f"{b:.4f}" for b in base))
     fig.update_layout(xaxis_title="temperature T", yaxis_title="alpha (weight of the KD term)",

@@ -9,7 +9,6 @@ from plotly.subplots import make_subplots
 
 from kd_automl.analysis._common import (
     MAX_POINTS,
-    baselines,
     empty_figure,
     label,
     method_of,
@@ -17,6 +16,7 @@ from kd_automl.analysis._common import (
     search_trials,
     set_title,
 )
+from kd_automl.store.leaderboard import baseline_accuracy
 from kd_automl.store.models import Trial
 
 _SIZES = {"student_params": "student parameters", "student_flops": "student FLOPs"}
@@ -33,7 +33,7 @@ def gap_and_gain(trials: Sequence[Trial], max_points: int = MAX_POINTS) -> go.Fi
     done = [t for t in search_trials(trials) if t.student_test_acc is not None]
     if not done:
         return empty_figure(title, "no completed trials with a test accuracy yet")
-    base = baselines(trials)
+    base = baseline_accuracy(trials)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=("gap = teacher − student test accuracy",
                                         "gain = student test accuracy − student alone"))

@@ -37,8 +37,7 @@ def get_dataset(spec: ExperimentSpec) -> Dataset:
 
 
 def _teacher_fields(spec: ExperimentSpec, model: ModelSpec, budget: TrainSpec) -> dict:
-    return {"dataset": spec.dataset.to_dict() if hasattr(spec.dataset, "to_dict")
-            else spec.dataset.model_dump(mode="json"),
+    return {"dataset": spec.dataset.model_dump(mode="json"),
             "model": model.model_dump(mode="json"), "train": budget.model_dump(mode="json"),
             "seed": spec.seed}
 

@@ -28,6 +28,8 @@ from typing import Any
 
 import optuna
 
+from kd_automl.search.space import multiples_in
+
 _PRIMITIVE = (str, int, float, bool, type(None))
 _QUANTILE_EPS = 1e-6
 
@@ -63,15 +65,14 @@ def _suggest(trial: optuna.Trial, name: str, entry: dict[str, Any]) -> Any:
         return trial.suggest_float(name, float(value[0]), float(value[1]), log=True)
     if kind == "quniform":
         low, high, q = value
-        lo = math.ceil(low / q - 1e-9) * q
-        hi = math.floor(high / q + 1e-9) * q
+        lo, hi = multiples_in(low, high, q)
         if math.isclose(lo, hi):
             return _clean(lo)
         return _clean(trial.suggest_float(name, _clean(lo), _clean(hi), step=q))
     if kind == "qloguniform":
         low, high, q = value
         raw = trial.suggest_float(name, float(low), float(high), log=True)
-        return _quantize(raw, q, math.ceil(low / q - 1e-9) * q, math.floor(high / q + 1e-9) * q)
+        return _quantize(raw, q, *multiples_in(low, high, q))
     # normal family: a uniform quantile through the inverse normal CDF
     mu, sigma = float(value[0]), float(value[1])
     u = trial.suggest_float(f"{name}#q", _QUANTILE_EPS, 1 - _QUANTILE_EPS)

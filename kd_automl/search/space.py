@@ -29,6 +29,14 @@ NUMERIC_TYPES = {
 SUPPORTED_TYPES = ("choice", *NUMERIC_TYPES)
 
 
+def multiples_in(low: float, high: float, q: float) -> tuple[float, float]:
+    """The smallest and largest multiple of ``q`` inside ``[low, high]`` (float-noise tolerant).
+
+    The first exceeds the second when the range holds no multiple of ``q``.
+    """
+    return math.ceil(low / q - 1e-9) * q, math.floor(high / q + 1e-9) * q
+
+
 def validate_space(space: Any, where: str = "search") -> None:
     """Raise :class:`KDAutoMLError` naming the bad entry if ``space`` is not a valid NNI space."""
     if not isinstance(space, dict):
@@ -82,7 +90,8 @@ def _validate_entry(entry: Any, where: str) -> None:
             raise KDAutoMLError(f"{where}: {kind} needs q > 0, got {q}")
         if kind in ("quniform", "qloguniform"):
             low, high = value[0], value[1]
-            if math.floor(high / q + 1e-9) < math.ceil(low / q - 1e-9):
+            lo, hi = multiples_in(low, high, q)
+            if hi < lo - 1e-9 * q:
                 raise KDAutoMLError(
                     f"{where}: {kind} range [{low}, {high}] holds no multiple of q={q}"
                 )
@@ -105,10 +114,24 @@ def default_point(space: dict[str, Any]) -> dict[str, Any]:
         elif kind in ("uniform", "loguniform"):
             point[name] = float(value[0])
         elif kind in ("quniform", "qloguniform"):
-            q = value[2]
-            point[name] = math.ceil(value[0] / q - 1e-9) * q
+            point[name] = multiples_in(*value)[0]
         elif kind in ("normal", "qnormal"):
             point[name] = float(value[0])
         else:  # lognormal, qlognormal
             point[name] = math.exp(value[0])
     return point
+
+
+def edge_points(entry: dict[str, Any]) -> list[Any]:
+    """The values of one entry worth checking: every choice, both ends of a range."""
+    kind, value = entry["_type"], entry["_value"]
+    if kind == "choice":
+        return [{"_name": o["_name"], **default_point({k: v for k, v in o.items() if k != "_name"})}
+                if isinstance(o, dict) else o for o in value]
+    if kind == "randint":
+        return [int(value[0]), int(value[1]) - 1]
+    if kind in ("uniform", "loguniform"):
+        return [float(value[0]), float(value[1])]
+    if kind in ("quniform", "qloguniform"):
+        return list(multiples_in(*value))
+    return []  # the normal family is unbounded

@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from filelock import FileLock
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from kd_automl.errors import KDAutoMLError
@@ -28,6 +28,21 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur.close()
 
 
+def parse_url(url: str) -> URL:
+    """``url`` as a SQLAlchemy URL, or one clear error."""
+    try:
+        return make_url(url)
+    except ArgumentError:
+        raise KDAutoMLError(f"--db {url!r} is not a database URL "
+                            "(e.g. sqlite:///runs/kd_automl.db, postgresql://user@host/db)") \
+            from None
+
+
+def error_reason(err: SQLAlchemyError) -> str:
+    """The first line of the driver's own message, for a user-facing error."""
+    return str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+
+
 def sqlite_path(url: str) -> Path | None:
     u = make_url(url)
     if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
@@ -37,12 +52,7 @@ def sqlite_path(url: str) -> Path | None:
 
 def create_db_engine(url: str) -> Engine:
     """An engine for ``url`` that has been shown to connect, with the kd_ schema up to date."""
-    try:
-        u = make_url(url)
-    except ArgumentError:
-        raise KDAutoMLError(f"--db {url!r} is not a database URL "
-                            "(e.g. sqlite:///runs/kd_automl.db, postgresql://user@host/db)") \
-            from None
+    u = parse_url(url)
     path = sqlite_path(url)
     if path is not None and not path.parent.is_dir():
         raise KDAutoMLError(f"cannot open database {url}: folder {path.parent} does not exist")
@@ -58,8 +68,8 @@ def create_db_engine(url: str) -> Engine:
         raise KDAutoMLError(f"cannot open database {u.render_as_string()}: no driver for "
                             f"{u.drivername!r} ({err})") from None
     except SQLAlchemyError as err:
-        reason = str(getattr(err, "orig", err)).strip().splitlines()[0]
-        raise KDAutoMLError(f"cannot reach database {u.render_as_string()}: {reason}") from None
+        raise KDAutoMLError(f"cannot reach database {u.render_as_string()}: "
+                            f"{error_reason(err)}") from None
     _migrate(engine, path)
     return engine
 
@@ -79,9 +89,8 @@ def _migrate(engine: Engine, path: Path | None) -> None:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except SQLAlchemyError as err:
-        reason = str(getattr(err, "orig", err)).strip().splitlines()[0]
         raise KDAutoMLError(f"cannot prepare database {engine.url.render_as_string()}: "
-                            f"{reason}") from None
+                            f"{error_reason(err)}") from None
     finally:
         if lock:
             lock.release()

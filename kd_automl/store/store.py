@@ -10,15 +10,20 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, func, inspect, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from kd_automl.engine.result import TrialResult
 from kd_automl.errors import KDAutoMLError
 from kd_automl.spec import ExperimentSpec
-from kd_automl.store.db import SQLITE_BUSY_TIMEOUT_MS, create_db_engine, sqlite_path
+from kd_automl.store.db import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    create_db_engine,
+    error_reason,
+    parse_url,
+    sqlite_path,
+)
 from kd_automl.store.models import EpochMetric, Experiment, Trial, utcnow
 
 log = logging.getLogger(__name__)
@@ -59,9 +64,8 @@ class Store:
                     return fn(s)
             except OperationalError as err:
                 if attempt == attempts - 1:
-                    reason = str(err.orig).splitlines()[0]
-                    raise KDAutoMLError(f"cannot write to database {self.url}: {reason}") \
-                        from None
+                    raise KDAutoMLError(f"cannot write to database {self.url}: "
+                                        f"{error_reason(err)}") from None
                 time.sleep(0.2 * 2**attempt)
         raise AssertionError("unreachable")
 
@@ -207,11 +211,7 @@ _TABLES = ("kd_experiments", "kd_trials", "kd_epoch_metrics")
 
 def open_read_only_engine(url: str) -> Engine:
     """An engine that reads ``url`` and cannot write it; checks the kd_ tables exist."""
-    try:
-        u = make_url(url)
-    except ArgumentError:
-        raise KDAutoMLError(f"--db {url!r} is not a database URL "
-                            "(e.g. sqlite:///runs/kd_automl.db)") from None
+    u = parse_url(url)
     shown = u.render_as_string()
     path = sqlite_path(url)
     try:
@@ -242,8 +242,7 @@ def open_read_only_engine(url: str) -> Engine:
     except (NoSuchModuleError, ModuleNotFoundError) as err:
         raise KDAutoMLError(f"cannot open database {shown}: no driver ({err})") from None
     except SQLAlchemyError as err:
-        reason = str(getattr(err, "orig", err)).strip().splitlines()[0]
-        raise KDAutoMLError(f"cannot read database {shown}: {reason}") from None
+        raise KDAutoMLError(f"cannot read database {shown}: {error_reason(err)}") from None
     if missing:
         engine.dispose()
         raise KDAutoMLError(f"database {shown} has no kd-automl tables ({', '.join(missing)} "
