@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -151,7 +152,7 @@ def fit(distiller: Distiller, x_train: torch.Tensor, y_train: torch.Tensor, budg
             steps += 1
         schedule.step()
         metrics = {f"train_{k}": (v / steps).item() for k, v in sums.items()}
-        if not all(map(_finite, metrics.values())):
+        if not all(map(math.isfinite, metrics.values())):
             raise TrialDiverged(f"loss is not finite at epoch {epoch} "
                                 f"({', '.join(f'{k}={v:.4g}' for k, v in metrics.items())})")
         metrics["lr"] = optimizer.param_groups[0]["lr"]
@@ -179,6 +180,3 @@ def evaluate_members(distiller: Distiller, x: torch.Tensor, y: torch.Tensor,
         out |= {f"{prefix}_{k}": v for k, v in accs.items()}
     return out
 
-
-def _finite(v: float) -> bool:
-    return v == v and v not in (float("inf"), float("-inf"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import socket
 import sqlite3
 import sys
@@ -208,10 +209,9 @@ def build_experiment(spec: ExperimentSpec, ws: Workspace, db_url: str, *, trials
     spec_file = nni_home(ws) / "specs" / f"{exp.id}.json"
     spec_file.parent.mkdir(parents=True, exist_ok=True)
     spec_file.write_text(json.dumps(spec.to_dict(), indent=2))
-    c.trial_command = " ".join([
-        _quote(sys.executable), _quote(str(TRIAL_SCRIPT)), "--spec", _quote(str(spec_file)),
-        "--db", _quote(db_url), "--workspace", _quote(str(ws.root)),
-        "--experiment", _quote(store_name)])
+    c.trial_command = shlex.join([
+        sys.executable, str(TRIAL_SCRIPT), "--spec", str(spec_file), "--db", db_url,
+        "--workspace", str(ws.root), "--experiment", store_name])
     c.trial_code_directory = str(TRIAL_SCRIPT.parent)
     c.trial_concurrency = concurrency
     c.max_trial_number = trials
@@ -229,12 +229,6 @@ def build_experiment(spec: ExperimentSpec, ws: Workspace, db_url: str, *, trials
     except Exception as err:
         raise KDAutoMLError(f"NNI cannot run this spec: {err}") from None
     return exp, store_name
-
-
-def _quote(s: str) -> str:
-    import shlex
-
-    return shlex.quote(s)
 
 
 # -- lifecycle -----------------------------------------------------------------------------
