@@ -147,27 +147,42 @@ def _sigint_deferred():
         signal.signal(signal.SIGINT, previous)
 
 
-def _one_trial(study: optuna.Study, spec: ExperimentSpec, store: Store, experiment_id: int,
-               workspace: Workspace, on_trial: TrialCallback | None) -> None:
+@dataclass
+class AskedTrial:
+    """An Optuna trial that was asked, with its parameters and its row in the store."""
+
+    trial: optuna.Trial
+    params: dict[str, Any]
+    store_id: int | None = None
+
+
+def begin_trial(study: optuna.Study, spec: ExperimentSpec, store: Store,
+                experiment_id: int) -> AskedTrial:
+    """Ask the study for a trial and open its row in the store (Ctrl-C held during ask)."""
     with _sigint_deferred() as interrupted:
         trial = study.ask()
-    store_id: int | None = None
-    finished = told = False
+    asked = AskedTrial(trial, {})
     try:
         if interrupted:
             raise KeyboardInterrupt
-        params = suggest_params(trial, spec.search)
-        store_id = store.start_trial(experiment_id, trial.number, params)
-        trial.set_user_attr("kd_trial_id", store_id)
-        try:
-            trial_spec = apply_params(spec, params, source=f"trial {trial.number}")
-            result = run_trial(trial_spec, workspace,
-                               OptunaReporter(trial, spec.objective.metric))
-        except KDAutoMLError as err:  # the sampled point is not a valid spec
-            result = TrialResult(status="failed", error=str(err))
+        asked.params = suggest_params(trial, spec.search)
+        asked.store_id = store.start_trial(experiment_id, trial.number, asked.params)
+        trial.set_user_attr("kd_trial_id", asked.store_id)
+    except BaseException:
+        abandon_trial(study, store, asked, told=False)
+        raise
+    return asked
+
+
+def end_trial(study: optuna.Study, spec: ExperimentSpec, store: Store, asked: AskedTrial,
+              result: TrialResult) -> None:
+    """Store ``result`` and tell the study, as one step a Ctrl-C cannot cut in half."""
+    finished = told = False
+    try:
         with _sigint_deferred() as interrupted:
-            store.finish_trial(store_id, result)
+            store.finish_trial(asked.store_id, result)
             finished = True
+            trial = asked.trial
             if result.status == "complete":
                 trial.set_user_attr("student_test_acc", result.student_test_acc)
                 study.tell(trial, result.objective(spec.objective.metric))
@@ -180,17 +195,39 @@ def _one_trial(study: optuna.Study, spec: ExperimentSpec, store: Store, experime
         if interrupted:
             raise KeyboardInterrupt
     except BaseException:
-        # Ctrl-C (or a store error) at any point after ask(): nothing is left "running";
-        # the original exception is what propagates
-        with contextlib.suppress(Exception):
-            if store_id is not None and not finished:
-                store.mark_failed(store_id, "interrupted")
-        with contextlib.suppress(Exception):
-            if not told:
-                study.tell(trial, state=TrialState.FAIL)
+        if not (finished and told):
+            abandon_trial(study, store, asked, told=told, finished=finished)
         raise
+
+
+def abandon_trial(study: optuna.Study, store: Store, asked: AskedTrial, *, told: bool = False,
+                  finished: bool = False, reason: str = "interrupted") -> None:
+    """Close a trial that cannot finish: FAILED with ``reason`` in both stores, never raising."""
+    with contextlib.suppress(Exception):
+        if asked.store_id is not None and not finished:
+            store.mark_failed(asked.store_id, reason)
+    with contextlib.suppress(Exception):
+        if not told:
+            study.tell(asked.trial, state=TrialState.FAIL)
+
+
+def _one_trial(study: optuna.Study, spec: ExperimentSpec, store: Store, experiment_id: int,
+               workspace: Workspace, on_trial: TrialCallback | None) -> None:
+    asked = begin_trial(study, spec, store, experiment_id)
+    try:
+        try:
+            trial_spec = apply_params(spec, asked.params, source=f"trial {asked.trial.number}")
+            result = run_trial(trial_spec, workspace,
+                               OptunaReporter(asked.trial, spec.objective.metric))
+        except KDAutoMLError as err:  # the sampled point is not a valid spec
+            result = TrialResult(status="failed", error=str(err))
+    except BaseException:
+        # Ctrl-C (or a store error) while the trial runs: nothing is left "running"
+        abandon_trial(study, store, asked)
+        raise
+    end_trial(study, spec, store, asked, result)
     if on_trial:
-        on_trial(TrialEvent(trial.number, "search", params, result))
+        on_trial(TrialEvent(asked.trial.number, "search", asked.params, result))
 
 
 def _worker(spec_data: dict, study_name: str, storage_url: str, db_url: str, workspace: str,
