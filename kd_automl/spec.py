@@ -62,6 +62,9 @@ class TrainSpec(_Strict):
     milestones: list[int] = Field(default_factory=list)
     gamma: float = Field(0.1, gt=0)
     augment: Literal["none", "flip", "crop_flip"] = "none"  # done on the device, per batch
+    # the student's initialisation (and noise) seed; default: the spec's seed, which also
+    # draws the data split, the teacher and the batch order
+    seed: int | None = None
 
 
 class ObjectiveSpec(_Strict):
@@ -88,6 +91,7 @@ class ExperimentSpec(_Strict):
     objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
     pruner: PrunerSpec = Field(default_factory=PrunerSpec)
     seed: int = 0
+    fuse: int = Field(1, ge=1)  # Optuna backend: trials trained together as one fused group
     search: dict[str, Any] = Field(default_factory=dict)
     reskd: dict[str, Any] | None = None  # ResKD settings; checked by kd_automl.reskd.config
 

@@ -23,6 +23,7 @@ def paired_at_loss(f_s: list[torch.Tensor], f_t: list[torch.Tensor]) -> torch.Te
 @register_method
 class AT(Distiller):
     name = "at"
+    fusable = True
     needs_features = True
     paper = ("Zagoruyko, Komodakis. Paying More Attention to Attention: Improving the "
              "Performance of CNNs via Attention Transfer (ICLR 2017)")

@@ -63,7 +63,11 @@ class Distiller(nn.Module):
     (the teacher's intermediate features are needed, so it runs per batch rather
     than from precomputed logits), ``needs_assistant`` (a teacher-assistant chain),
     ``members_key`` (the ``TrialResult.extra`` key under which the accuracy of every
-    member model is recorded, for methods that train several).
+    member model is recorded, for methods that train several), ``fusable`` (the
+    method trains one student of the spec's architecture, whose outputs are all its
+    loss reads from it, so trials can be trained as a fused group) and
+    ``stochastic`` (its loss draws random numbers, so a fused member keeps its own
+    random stream).
     """
 
     name: ClassVar[str] = ""
@@ -71,6 +75,8 @@ class Distiller(nn.Module):
     needs_features: ClassVar[bool] = False
     needs_assistant: ClassVar[bool] = False
     members_key: ClassVar[str] = "member_acc"
+    fusable: ClassVar[bool] = False
+    stochastic: ClassVar[bool] = False
     paper: ClassVar[str] = ""
     hyperparameters: ClassVar[dict[str, HyperParameter]] = {}
 

@@ -12,6 +12,7 @@ from kd_automl.distill.registry import register_method
 @register_method
 class DKD(Distiller):
     name = "dkd"
+    fusable = True
     paper = "Zhao et al. Decoupled Knowledge Distillation (CVPR 2022)"
     hyperparameters = {
         "alpha": HyperParameter(1.0, low=0.0, search={"_type": "uniform", "_value": [0, 2]},

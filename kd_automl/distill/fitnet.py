@@ -12,6 +12,7 @@ from kd_automl.distill.registry import register_method
 @register_method
 class FitNet(Distiller):
     name = "fitnet"
+    fusable = True
     needs_features = True
     paper = "Romero et al. FitNets: Hints for Thin Deep Nets (ICLR 2015)"
     hyperparameters = {

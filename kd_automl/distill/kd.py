@@ -12,6 +12,7 @@ from kd_automl.distill.registry import register_method
 @register_method
 class KD(Distiller):
     name = "kd"
+    fusable = True
     paper = "Hinton, Vinyals, Dean. Distilling the Knowledge in a Neural Network (2015)"
     hyperparameters = {
         "temperature": HyperParameter(4.0, low=1e-3, search={"_type": "loguniform",

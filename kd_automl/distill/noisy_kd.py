@@ -13,6 +13,8 @@ from kd_automl.distill.registry import register_method
 @register_method
 class NoisyKD(Distiller):
     name = "noisy_kd"
+    fusable = True
+    stochastic = True
     paper = ("Sau, Balasubramanian. Deep Model Compression: Distilling Knowledge from Noisy "
              "Teachers (2016)")
     hyperparameters = {

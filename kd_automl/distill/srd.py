@@ -14,6 +14,7 @@ from kd_automl.distill.registry import register_method
 @register_method
 class SRD(Distiller):
     name = "srd"
+    fusable = True
     needs_features = True
     paper = ("Miles, Mikolajczyk. Understanding the Role of the Projector in Knowledge "
              "Distillation (AAAI 2024)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
@@ -72,6 +72,114 @@ def teacher_forward(teacher: nn.Module, x: torch.Tensor, features: bool,
         return TeacherOutput(teacher(x).float())
 
 
+class BatchStream:
+    """The training batches of one run: a seeded order, on-device augmentation, and the
+    teacher's outputs for each batch.
+
+    The teacher comes one of two ways. ``teacher_logits`` (aligned with ``x``)
+    are its outputs computed once: the fast path, valid when the method needs
+    logits alone and inputs are not augmented, or only flipped (then
+    ``teacher_logits_flipped`` holds the outputs for the flipped images and each
+    batch picks the view it drew). Otherwise the frozen ``teacher`` runs on every
+    (augmented) batch under ``no_grad``, with its features when
+    ``needs_features``. One stream can feed several students (a fused group):
+    every batch's teacher outputs are computed once.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, budget: TrainSpec,
+                 device: torch.device, *, needs_features: bool = False,
+                 teacher: nn.Module | None = None, teacher_logits: torch.Tensor | None = None,
+                 teacher_logits_flipped: torch.Tensor | None = None, seed: int = 0):
+        self.flip_cache = teacher_logits_flipped is not None and budget.augment == "flip"
+        if teacher_logits is not None and budget.augment != "none" and not self.flip_cache:
+            raise ValueError("precomputed teacher logits cannot be used with augmented inputs "
+                             "(except flip, given the logits of the flipped images too)")
+        if teacher_logits is not None and needs_features:
+            raise ValueError("this method needs the teacher's features: pass the teacher")
+        self.x, self.budget, self.device = x, budget, device
+        self.needs_features, self.teacher = needs_features, teacher
+        self.teacher_logits = teacher_logits
+        tensors = (x, y) if teacher_logits is None else (x, y, teacher_logits)
+        if self.flip_cache:
+            tensors = (*tensors, teacher_logits_flipped)
+        self.loader = DeviceLoader(*tensors, batch_size=budget.batch_size, shuffle=True,
+                                   seed=seed, device=device)
+        self.aug_gen = torch.Generator().manual_seed(seed + 1)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def probe(self) -> tuple[torch.Tensor, TeacherOutput | None]:
+        """The first (un-augmented) batch and its teacher outputs, for ``Distiller.setup``."""
+        n = self.budget.batch_size
+        probe = prepare_inputs(self.x[:n], self.device)
+        if self.teacher_logits is not None:
+            return probe, TeacherOutput(self.teacher_logits[:n].to(self.device).float())
+        if self.teacher is not None:
+            return probe, teacher_forward(self.teacher, probe, self.needs_features, self.device)
+        return probe, None
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, TeacherOutput | None]]:
+        """One epoch of ``(inputs, labels, teacher outputs)``."""
+        for batch in self.loader:
+            yb, flips = batch[1], None
+            if self.flip_cache:  # the same draws as augment_batch(x, "flip"): the cached view
+                flips = draw_flips(len(yb), self.aug_gen, batch[0].device)
+                xb = apply_flips(batch[0], flips)
+            else:
+                xb = augment_batch(batch[0], self.budget.augment, self.aug_gen)
+            xb = prepare_inputs(xb, self.device)
+            if flips is not None:
+                t_out = TeacherOutput(torch.where(flips[:, None], batch[3], batch[2]))
+            elif self.teacher_logits is not None:
+                t_out = TeacherOutput(batch[2])
+            elif self.teacher is not None:
+                t_out = teacher_forward(self.teacher, xb, self.needs_features, self.device)
+            else:
+                t_out = None
+            yield xb, yb, t_out
+
+
+def prepare_distiller(distiller: Distiller, stream: BatchStream, device: torch.device
+                      ) -> tuple[Distiller, torch.optim.Optimizer, object]:
+    """Set the distiller up on one probe batch (so the modules it adds are trained too), move
+    it to ``device`` in train mode, and build its optimizer and schedule."""
+    distiller.to(device)
+    probe, t_probe = stream.probe()
+    distiller.eval()
+    with torch.no_grad():
+        distiller.setup(probe, t_probe)
+    distiller = prepare_model(distiller, device)
+    distiller.train()
+    optimizer = make_optimizer([p for p in distiller.parameters() if p.requires_grad],
+                               stream.budget)
+    return distiller, optimizer, make_schedule(optimizer, stream.budget)
+
+
+class LossMeter:
+    """Running sums of a loss and its named terms over one epoch (kept on the device)."""
+
+    def __init__(self):
+        self.sums: dict[str, torch.Tensor] = {}
+        self.steps = 0
+
+    def add(self, loss: torch.Tensor, parts: dict[str, torch.Tensor]) -> None:
+        for name, value in {"loss": loss, **parts}.items():
+            v = value.detach().float()
+            self.sums[name] = self.sums[name] + v if name in self.sums else v
+        self.steps += 1
+
+    def close(self, epoch: int) -> dict[str, float]:
+        """``{train_<term>: mean}`` for the epoch; :class:`TrialDiverged` when one is not
+        finite. Resets the meter."""
+        metrics = {f"train_{k}": (v / max(self.steps, 1)).item() for k, v in self.sums.items()}
+        self.sums, self.steps = {}, 0
+        if not all(map(math.isfinite, metrics.values())):
+            raise TrialDiverged(f"loss is not finite at epoch {epoch} "
+                                f"({', '.join(f'{k}={v:.4g}' for k, v in metrics.items())})")
+        return metrics
+
+
 def fit(distiller: Distiller, x_train: torch.Tensor, y_train: torch.Tensor, budget: TrainSpec,
         device: torch.device, *, teacher: nn.Module | None = None,
         teacher_logits: torch.Tensor | None = None,
@@ -80,81 +188,34 @@ def fit(distiller: Distiller, x_train: torch.Tensor, y_train: torch.Tensor, budg
         on_epoch: EpochCallback | None = None) -> list[dict[str, float]]:
     """Train ``distiller`` for ``budget.epochs``; returns one metrics dict per epoch.
 
-    The teacher comes one of two ways. ``teacher_logits`` (aligned with
-    ``x_train``) are its outputs computed once: the fast path, valid when the
-    method needs logits alone and inputs are not augmented, or only flipped
-    (then ``teacher_logits_flipped`` holds the outputs for the flipped images
-    and each batch picks the view it drew). Otherwise the
-    frozen ``teacher`` runs on every (augmented) batch under ``no_grad``, with its
-    features when ``distiller.needs_features``. ``budget.augment`` is applied to
-    every training batch on the device. Before the optimizer is built, the
-    distiller's :meth:`~Distiller.setup` sees one probe batch, so the modules it
-    adds are trained too. Each epoch logs ``train_<term>`` for every loss term, and
-    ``val_acc`` (plus ``val_acc_<member>`` for multi-model methods).
+    The batches, their order (``seed``), augmentation and the teacher's outputs
+    come from a :class:`BatchStream` (see there for the two teacher paths).
+    ``budget.augment`` is applied to every training batch on the device. Each
+    epoch logs ``train_<term>`` for every loss term, and ``val_acc`` (plus
+    ``val_acc_<member>`` for multi-model methods).
     Raises :class:`TrialDiverged` when a loss is not finite.
     """
-    flip_cache = teacher_logits_flipped is not None and budget.augment == "flip"
-    if teacher_logits is not None and budget.augment != "none" and not flip_cache:
-        raise ValueError("precomputed teacher logits cannot be used with augmented inputs "
-                         "(except flip, given the logits of the flipped images too)")
-    if teacher_logits is not None and distiller.needs_features:
-        raise ValueError(f"{distiller.name} needs the teacher's features: pass the teacher")
-    distiller.to(device)
-    probe = prepare_inputs(x_train[:budget.batch_size], device)
-    if teacher_logits is not None:
-        t_probe = TeacherOutput(teacher_logits[:budget.batch_size].to(device).float())
-    elif teacher is not None:
-        t_probe = teacher_forward(teacher, probe, distiller.needs_features, device)
-    else:
-        t_probe = None
-    distiller.eval()
-    with torch.no_grad():
-        distiller.setup(probe, t_probe)
-    distiller = prepare_model(distiller, device)
-    distiller.train()
-    optimizer = make_optimizer([p for p in distiller.parameters() if p.requires_grad], budget)
-    schedule = make_schedule(optimizer, budget)
-    tensors = (x_train, y_train) if teacher_logits is None else (x_train, y_train, teacher_logits)
-    if flip_cache:
-        tensors = (*tensors, teacher_logits_flipped)
-    loader = DeviceLoader(*tensors, batch_size=budget.batch_size, shuffle=True, seed=seed,
-                          device=device)
-    aug_gen = torch.Generator().manual_seed(seed + 1)
+    try:
+        stream = BatchStream(x_train, y_train, budget, device,
+                             needs_features=distiller.needs_features, teacher=teacher,
+                             teacher_logits=teacher_logits,
+                             teacher_logits_flipped=teacher_logits_flipped, seed=seed)
+    except ValueError as err:
+        raise ValueError(f"{distiller.name}: {err}") from None
+    distiller, optimizer, schedule = prepare_distiller(distiller, stream, device)
     curve: list[dict[str, float]] = []
+    meter = LossMeter()
     for epoch in range(1, budget.epochs + 1):
         distiller.epoch = epoch
-        sums: dict[str, torch.Tensor] = {}
-        steps = 0
-        for batch in loader:
-            yb, flips = batch[1], None
-            if flip_cache:  # the same draws as augment_batch(x, "flip"): pick the cached view
-                flips = draw_flips(len(yb), aug_gen, batch[0].device)
-                xb = apply_flips(batch[0], flips)
-            else:
-                xb = augment_batch(batch[0], budget.augment, aug_gen)
-            xb = prepare_inputs(xb, device)
-            if flips is not None:
-                t_out = TeacherOutput(torch.where(flips[:, None], batch[3], batch[2]))
-            elif teacher_logits is not None:
-                t_out = TeacherOutput(batch[2])
-            elif teacher is not None:
-                t_out = teacher_forward(teacher, xb, distiller.needs_features, device)
-            else:
-                t_out = None
+        for xb, yb, t_out in stream:
             with autocast(device):
                 loss, parts = distiller.loss((xb, yb), t_out)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            for name, value in {"loss": loss, **parts}.items():
-                v = value.detach().float()
-                sums[name] = sums[name] + v if name in sums else v
-            steps += 1
+            meter.add(loss, parts)
         schedule.step()
-        metrics = {f"train_{k}": (v / steps).item() for k, v in sums.items()}
-        if not all(map(math.isfinite, metrics.values())):
-            raise TrialDiverged(f"loss is not finite at epoch {epoch} "
-                                f"({', '.join(f'{k}={v:.4g}' for k, v in metrics.items())})")
+        metrics = meter.close(epoch)
         metrics["lr"] = optimizer.param_groups[0]["lr"]
         if val is not None:
             metrics.update(evaluate_members(distiller, val[0], val[1], device, prefix="val_acc"))

@@ -38,7 +38,8 @@ def get_dataset(spec: ExperimentSpec) -> Dataset:
 
 def _teacher_fields(spec: ExperimentSpec, model: ModelSpec, budget: TrainSpec) -> dict:
     return {"dataset": spec.dataset.model_dump(mode="json"),
-            "model": model.model_dump(mode="json"), "train": budget.model_dump(mode="json"),
+            "model": model.model_dump(mode="json"),
+            "train": budget.model_dump(mode="json", exclude={"seed"}),
             "seed": spec.seed}
 
 
@@ -165,44 +166,78 @@ def _teacher_args(cached, data: Dataset, budget: TrainSpec, needs_features: bool
     return out
 
 
-def _run(spec: ExperimentSpec, workspace: Workspace, reporter: Reporter, device: torch.device,
-         result: TrialResult) -> None:
-    data = get_dataset(spec).to(device)  # on the device once; loaders index it there
+def load_teacher(spec: ExperimentSpec, data: Dataset, workspace: Workspace,
+                 device: torch.device, result: TrialResult):
+    """The trial's frozen teacher (or last assistant), recording its accuracy in ``result``;
+    ``None`` for methods that train without one."""
     method_cls = get_method(spec.method.name)
-    teacher = None
-    if spec.teacher is not None:  # also for teacher-free methods: the gap column needs it
-        cached = train_teacher(spec, data, workspace, device)
-        result.teacher_test_acc = cached.metrics["test_acc"]
-        result.teacher_params = cached.metrics["params"]
-        result.extra["teacher_cache"] = "reused" if cached.reused else "trained"
-        if method_cls.needs_assistant:
-            cached = train_assistants(spec, data, workspace, device, cached, result)
-        if method_cls.needs_teacher:
-            teacher = cached
+    if spec.teacher is None:
+        return None
+    # also for teacher-free methods: the gap column needs it
+    cached = train_teacher(spec, data, workspace, device)
+    result.teacher_test_acc = cached.metrics["test_acc"]
+    result.teacher_params = cached.metrics["params"]
+    result.extra["teacher_cache"] = "reused" if cached.reused else "trained"
+    if method_cls.needs_assistant:
+        cached = train_assistants(spec, data, workspace, device, cached, result)
+    return cached if method_cls.needs_teacher else None
 
-    seed_everything(spec.seed)
+
+def teacher_args(cached, spec: ExperimentSpec, data: Dataset, device: torch.device) -> dict:
+    """How the trial's batches get the teacher's outputs (see :class:`BatchStream`)."""
+    method_cls = get_method(spec.method.name)
+    return _teacher_args(cached, data, spec.train, method_cls.needs_features, device)
+
+
+def build_distiller(spec: ExperimentSpec, data: Dataset, device: torch.device):
+    """The spec's student, initialised from its seed (``train.seed``, else the spec's), wrapped
+    in its method's distiller on ``device``."""
+    method_cls = get_method(spec.method.name)
+    seed_everything(init_seed(spec))
     student = build_model(spec.student.arch, data.input_shape, data.num_classes,
                           where="student", **spec.student.options)
     student = prepare_model(method_cls.build_student(student, **spec.method.options), device)
-    prof = profile(student, data.input_shape)  # latency measured on the trial's device
+    return method_cls(student, **spec.method.options)
+
+
+def init_seed(spec: ExperimentSpec) -> int:
+    """The seed of the student's initialisation (and of a method's noise)."""
+    return spec.train.seed if spec.train.seed is not None else spec.seed
+
+
+def record_profile(result: TrialResult, student, data: Dataset) -> None:
+    """The student's params, FLOPs and latency (measured on its device) into ``result``."""
+    prof = profile(student, data.input_shape)
     result.student_params, result.student_flops = prof.params, prof.flops
     result.student_latency_ms = prof.latency_ms
-    distiller = method_cls(student, **spec.method.options)
+
+
+def record_accuracy(result: TrialResult, distiller, data: Dataset, device: torch.device) -> None:
+    """Validation and test accuracy of the trained distiller (every member, the headline)."""
+    val_acc = member_accuracies(distiller, data.x_val, data.y_val, device)
+    test_acc = member_accuracies(distiller, data.x_test, data.y_test, device)
+    head = distiller.headline(val_acc)
+    result.student_val_acc, result.student_test_acc = val_acc[head], test_acc[head]
+    if len(test_acc) > 1:  # multi-model methods: every member, and which one is the headline
+        result.extra[distiller.members_key] = test_acc
+        result.extra[f"{distiller.members_key}_val"] = val_acc
+        result.extra["headline"] = head
+    if result.teacher_test_acc is not None:
+        result.gap = result.teacher_test_acc - result.student_test_acc
+
+
+def _run(spec: ExperimentSpec, workspace: Workspace, reporter: Reporter, device: torch.device,
+         result: TrialResult) -> None:
+    data = get_dataset(spec).to(device)  # on the device once; loaders index it there
+    teacher = load_teacher(spec, data, workspace, device, result)
+    distiller = build_distiller(spec, data, device)
+    record_profile(result, distiller.student, data)
 
     def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
         result.curve.append(metrics)
         reporter.report_epoch(epoch, metrics)
 
     fit(distiller, data.x_train, data.y_train, spec.train, device,
-        **_teacher_args(teacher, data, spec.train, method_cls.needs_features, device),
+        **teacher_args(teacher, spec, data, device),
         val=(data.x_val, data.y_val), seed=spec.seed, on_epoch=on_epoch)
-    val_acc = member_accuracies(distiller, data.x_val, data.y_val, device)
-    test_acc = member_accuracies(distiller, data.x_test, data.y_test, device)
-    head = distiller.headline(val_acc)
-    result.student_val_acc, result.student_test_acc = val_acc[head], test_acc[head]
-    if len(test_acc) > 1:  # multi-model methods: every member, and which one is the headline
-        result.extra[method_cls.members_key] = test_acc
-        result.extra[f"{method_cls.members_key}_val"] = val_acc
-        result.extra["headline"] = head
-    if result.teacher_test_acc is not None:
-        result.gap = result.teacher_test_acc - result.student_test_acc
+    record_accuracy(result, distiller, data, device)

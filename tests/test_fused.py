@@ -1,0 +1,151 @@
+"""Fused trials: each member of a group is the model it would be trained alone."""
+
+import pytest
+import torch
+
+from kd_automl.engine import NullReporter, run_trial
+from kd_automl.engine.fused import FusedGroup, group_key
+from kd_automl.engine.fused_students import NotFusable
+from kd_automl.engine.trial import get_dataset
+from kd_automl.errors import TrialPruned
+from kd_automl.spec import apply_params, parse_spec
+from kd_automl.workspace import Workspace
+
+DIGITS = {
+    "name": "fused-digits", "dataset": {"name": "digits"},
+    "teacher": {"arch": "cnn", "width": 8, "depth": 2},
+    "student": {"arch": "cnn", "width": 4, "depth": 2},
+    "method": {"name": "kd"},
+    "train": {"epochs": 2, "batch_size": 64, "lr": 0.05},
+    "teacher_train": {"epochs": 2, "batch_size": 64, "lr": 0.05},
+}
+# CIFAR-shaped: 3x32x32 images, ResNets, crop+flip on the device (the teacher runs per batch)
+CIFAR_SHAPED = {
+    "name": "fused-cifar", "dataset": {"name": "synthetic", "num_samples": 320, "noise": 2.0},
+    "teacher": {"arch": "resnet8", "width": 0.5},
+    "student": {"arch": "resnet8", "width": 0.25},
+    "method": {"name": "fitnet", "feat_weight": 10.0},
+    "train": {"epochs": 2, "batch_size": 32, "lr": 0.02, "augment": "crop_flip"},
+    "teacher_train": {"epochs": 1, "batch_size": 32, "lr": 0.05},
+}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _fused(spec, members, workspace, capacity=None, reporters=None):
+    group = FusedGroup(spec, workspace, capacity or len(members))
+    queue = [(i, s, (reporters or {}).get(i, NullReporter())) for i, s in enumerate(members)]
+    results = {}
+    group.run(lambda: queue.pop(0) if queue else None,
+              lambda key, result: results.__setitem__(key, result))
+    return results
+
+
+def _assert_same_training(alone, fused, n_val):
+    assert fused.status == alone.status == "complete", fused.error
+    assert len(fused.curve) == len(alone.curve)
+    for a, f in zip(alone.curve, fused.curve, strict=True):
+        assert abs(a["val_acc"] - f["val_acc"]) <= 1.0 / n_val + 1e-9  # at most one sample
+        for k in a:
+            if k.startswith("train_"):
+                assert f[k] == pytest.approx(a[k], rel=1e-4, abs=1e-5), k
+    assert abs(alone.student_test_acc - fused.student_test_acc) <= 0.01
+    assert fused.student_params == alone.student_params
+    assert fused.teacher_test_acc == alone.teacher_test_acc
+
+
+@pytest.mark.parametrize("base, variants", [
+    (DIGITS, [{"train.lr": 0.05, "method.temperature": 4.0},
+              {"train.lr": 0.1, "train.seed": 3, "method.alpha": 0.5},
+              {"train.weight_decay": 0.0, "train.momentum": 0.5, "train.seed": 7,
+               "method.temperature": 2.0}]),
+    (CIFAR_SHAPED, [{"train.seed": 1}, {"train.seed": 2, "method.feat_weight": 1.0,
+                                        "train.lr": 0.05}]),
+], ids=["digits-kd", "cifar-shaped-fitnet-crop-flip"])
+def test_each_member_equals_its_trial_run_alone(tmp_path, base, variants):
+    ws = Workspace.resolve(tmp_path / "ws")
+    spec = parse_spec(base)
+    members = [apply_params(spec, v) for v in variants]
+    fused = _fused(spec, members, ws)
+    for i, member_spec in enumerate(members):
+        alone = run_trial(member_spec, ws)
+        _assert_same_training(alone, fused[i], len(get_dataset(member_spec).y_val))
+        assert fused[i].extra["fused"] == {"capacity": len(members), "joined_epoch": 0}
+
+
+def test_noisy_teacher_members_keep_their_own_random_stream(tmp_path):
+    ws = Workspace.resolve(tmp_path / "ws")
+    spec = parse_spec({**DIGITS, "method": {"name": "noisy_kd", "sigma": 0.5}})
+    members = [apply_params(spec, {"train.seed": s}) for s in (0, 1)]
+    fused = _fused(spec, members, ws)
+    for i, member_spec in enumerate(members):
+        alone = run_trial(member_spec, ws)
+        assert [c["train_kd"] for c in fused[i].curve] == pytest.approx(
+            [c["train_kd"] for c in alone.curve], rel=1e-4)
+
+
+class PruneAt:
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def report_epoch(self, epoch, metrics):
+        if epoch == self.epoch:
+            raise TrialPruned("told to")
+
+    def report_final(self, result):
+        pass
+
+
+def test_pruned_member_leaves_and_its_slot_is_refilled(tmp_path):
+    ws = Workspace.resolve(tmp_path / "ws")
+    spec = parse_spec({**DIGITS, "train": {**DIGITS["train"], "epochs": 3}})
+    members = [apply_params(spec, {"train.seed": s}) for s in range(4)]
+    group = FusedGroup(spec, ws, capacity=2)
+    queue = [(0, members[0], PruneAt(1)), (1, members[1], NullReporter()),
+             (2, members[2], NullReporter()), (3, members[3], NullReporter())]
+    sizes, results = [], {}
+
+    def next_member():
+        return queue.pop(0) if queue else None
+
+    def on_done(key, result):
+        results[key] = result
+        sizes.append(len(group.members))
+
+    group.run(next_member, on_done)
+    assert results[0].status == "pruned" and len(results[0].curve) == 1
+    assert results[0].student_val_acc == results[0].curve[-1]["val_acc"]
+    # trial 2 took trial 0's slot after epoch 1, trial 3 took trial 1's after epoch 3
+    assert results[2].extra["fused"]["joined_epoch"] == 1
+    assert results[3].extra["fused"]["joined_epoch"] == 3
+    assert all(results[k].status == "complete" and len(results[k].curve) == 3
+               for k in (1, 2, 3))
+
+
+def test_a_diverging_or_crashing_member_fails_alone(tmp_path):
+    ws = Workspace.resolve(tmp_path / "ws")
+    spec = parse_spec({**DIGITS, "method": {"name": "fitnet"}})
+    ok = apply_params(spec, {})
+    diverges = apply_params(spec, {"train.lr": 1e6, "method.feat_weight": 1e6})
+    crashes = apply_params(spec, {"method.hint_layer": 7})  # no such feature: IndexError
+    results = _fused(spec, [ok, diverges, crashes], ws)
+    assert results[0].status == "complete"
+    assert results[1].status == "failed" and results[1].error.startswith("diverged")
+    assert results[2].status == "failed" and "IndexError" in results[2].error
+
+
+def test_group_key_and_what_cannot_fuse(tmp_path):
+    spec = parse_spec(DIGITS)
+    assert group_key(spec) == group_key(apply_params(spec, {"train.lr": 0.2,
+                                                             "method.alpha": 0.1}))
+    assert group_key(spec) != group_key(apply_params(spec, {"student.width": 8}))
+    assert group_key(spec) != group_key(apply_params(spec, {"seed": 1}))
+    ws = Workspace.resolve(tmp_path / "ws")
+    with pytest.raises(NotFusable, match="dml"):
+        FusedGroup(parse_spec({**DIGITS, "method": {"name": "dml"}}), ws, 2)
