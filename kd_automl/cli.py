@@ -65,43 +65,22 @@ def check(spec: Annotated[Path, typer.Argument(help="Experiment spec (YAML or JS
 
 
 def _run_optuna(spec_path: Path, trials: int, workspace, db, study, fresh, workers, gpus,
-                baseline: bool = True):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+                baseline: bool = True, threads: int | None = None):
+    from kd_automl.cli_progress import trial_progress
     from kd_automl.optuna import run_study
+    from kd_automl.orchestrate.signals import exit_code
     from kd_automl.spec import load_spec
 
     spec = load_spec(spec_path)
-    state = {"complete": 0, "pruned": 0, "failed": 0, "best": None}
-    maximize = spec.objective.direction == "maximize"
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err_console,
-                  transient=False) as progress:
-        task = progress.add_task(f"{spec.name}", total=trials, info="training teacher...")
-
-        def on_trial(event):
-            r = event.result
-            if event.role == "baseline":
-                acc = r.student_test_acc
-                progress.update(task, info=f"student alone: {100 * acc:.2f}%" if acc is not None
-                                else f"baseline {r.status}")
-                return
-            state[r.status] += 1
-            v = r.objective(spec.objective.metric)
-            if r.status == "complete" and v is not None and (
-                    state["best"] is None
-                    or (v > state["best"] if maximize else v < state["best"])):
-                state["best"] = v
-            best = f"{100 * state['best']:.2f}%" if state["best"] is not None else "–"
-            progress.update(task, advance=1,
-                            info=f"done {state['complete']} pruned {state['pruned']} "
-                                 f"failed {state['failed']} | best {spec.objective.metric} {best}")
-
-        summary = run_study(spec, trials, workspace=workspace, db=db, study_name=study,
-                            fresh=fresh, workers=workers, gpus=gpus, on_trial=on_trial,
-                            baseline=baseline)
-        if workers > 1:
-            progress.update(task, completed=trials, info="workers finished")
+    try:
+        with trial_progress(spec, trials, err_console, _fmt_params) as on_trial:
+            summary = run_study(spec, trials, workspace=workspace, db=db, study_name=study,
+                                fresh=fresh, workers=workers, gpus=gpus, threads=threads,
+                                on_trial=on_trial, baseline=baseline)
+    except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, SIGHUP: say what was kept
+        err_console.print(getattr(err, "kept", "interrupted; finished trials are in the store"),
+                          highlight=False, soft_wrap=True)
+        raise typer.Exit(exit_code(err)) from None
     return summary
 
 
@@ -116,15 +95,22 @@ def optuna_cmd(
     workers: Annotated[int, typer.Option(help="Worker processes (one GPU each when there "
                                          "are GPUs).")] = 1,
     gpus: Annotated[str | None, typer.Option(help="GPU ids to use, e.g. 0,1.")] = None,
+    threads: Annotated[int | None, typer.Option(
+        help="Torch threads per trial (default: usable cores / workers; or "
+        "$KD_AUTOML_THREADS).")] = None,
     workspace: Workspace_ = None, db: Db = None, verbose: Verbose = False,
 ) -> None:
     """Run (or resume) an Optuna study of SPEC; every trial lands in the store."""
     _setup_logging(verbose)
     gpu_list = [int(g) for g in gpus.split(",")] if gpus else None
-    summary = _run_optuna(spec, trials, workspace, db, study, fresh, workers, gpu_list)
+    summary = _run_optuna(spec, trials, workspace, db, study, fresh, workers, gpu_list,
+                          threads=threads)
     console.print(f"study [bold]{summary.study_name}[/]: {summary.trials_run} trial(s) run; "
                   f"store {summary.db}")
     _print_leaderboard(_store(workspace, summary.db), [summary.experiment], top=10, fmt="table")
+    if summary.lost_workers:
+        raise KDAutoMLError(f"{'; '.join(summary.lost_workers)}; the other workers ran its "
+                            f"trials ({summary.trials_run} of {trials} finished)")
 
 
 def _pct(v, signed: bool = False) -> str:

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing as mp
-import os
 import signal
-import threading
-import time
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,9 +23,12 @@ from pydantic import ValidationError
 from kd_automl.data import ensure_available
 from kd_automl.engine import TrialResult, run_trial
 from kd_automl.errors import KDAutoMLError, TrialPruned
-from kd_automl.orchestrate.gpus import gpu_for_worker, visible_gpus
+from kd_automl.orchestrate import signals
+from kd_automl.orchestrate.heartbeat import Heartbeat, heartbeat_for, heartbeat_kwargs, reap_stale
+from kd_automl.orchestrate.threads import set_trial_threads
+from kd_automl.orchestrate.work_queue import WorkQueue, finished_count
 from kd_automl.search import suggest_params
-from kd_automl.spec import ExperimentSpec, apply_params, load_spec, parse_spec
+from kd_automl.spec import ExperimentSpec, apply_params, load_spec
 from kd_automl.store import Store
 from kd_automl.workspace import Workspace
 
@@ -56,6 +56,7 @@ class StudySummary:
     trials_run: int
     best_value: float | None
     best_params: dict[str, Any] | None
+    lost_workers: list[str] = field(default_factory=list)  # workers that died mid-run
 
 
 class OptunaReporter:
@@ -81,10 +82,15 @@ def _pruner(spec: ExperimentSpec) -> optuna.pruners.BasePruner:
                                        n_warmup_steps=spec.pruner.warmup_epochs)
 
 
-def _storage(url: str) -> optuna.storages.RDBStorage:
+def _storage(url: str, store_url: str | None = None) -> optuna.storages.RDBStorage:
+    """Optuna's storage at ``url``; with ``store_url``, heartbeats on (a lost trial is
+    failed in that store too, and retried once)."""
     kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {}
+    beat = heartbeat_kwargs(store_url) if store_url else {}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, **beat)
     except Exception as err:
         raise KDAutoMLError(f"cannot open Optuna storage {url}: {str(err).splitlines()[0]}") \
             from None
@@ -98,11 +104,33 @@ def _with_defaults(data: dict) -> dict:
         return data
 
 
-def _load_study(spec: ExperimentSpec, study_name: str, storage_url: str) -> optuna.Study:
-    study = optuna.create_study(study_name=study_name, storage=_storage(storage_url),
-                                sampler=optuna.samplers.TPESampler(seed=spec.seed),
+def sampler_seed(spec_seed: int, worker: int, n_trials: int) -> int:
+    """The sampler's seed for one worker of one run: the spec's seed, the worker's index and
+    how many trials the study held when the run began, mixed (a rerun reproduces; two
+    workers or two runs never share a stream)."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([spec_seed, worker, n_trials]).generate_state(1)[0])
+
+
+def _sampler(seed: int) -> optuna.samplers.BaseSampler:
+    # constant_liar: running trials count as bad points, so parallel workers spread out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+
+
+def _load_study(spec: ExperimentSpec, study_name: str, storage_url: str, *,
+                store_url: str | None = None, worker: int = 0,
+                n_trials: int | None = None) -> optuna.Study:
+    """Create or load the study; its sampler is seeded per worker and per run (``n_trials``:
+    the study's trial count when the run began, default: now)."""
+    study = optuna.create_study(study_name=study_name, storage=_storage(storage_url, store_url),
                                 pruner=_pruner(spec), direction=spec.objective.direction,
                                 load_if_exists=True)
+    if n_trials is None:
+        n_trials = len(study.get_trials(deepcopy=False))
+    study.sampler = _sampler(sampler_seed(spec.seed, worker, n_trials))
     old = study.user_attrs.get("kd_automl_spec")
     if old is None:
         study.set_user_attr("kd_automl_spec", spec.to_dict())
@@ -128,25 +156,6 @@ def run_baseline(spec: ExperimentSpec, store: Store, experiment_id: int, workspa
     return result
 
 
-@contextlib.contextmanager
-def _sigint_deferred():
-    """Hold a Ctrl-C until the block ends (ask/tell must not be cut in half).
-
-    Yields a list that is non-empty when a Ctrl-C arrived; the caller raises it
-    where it can clean up. Only the main thread can hold signals; elsewhere this
-    does nothing.
-    """
-    caught: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield caught
-        return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    try:
-        yield caught
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 @dataclass
 class AskedTrial:
     """An Optuna trial that was asked, with its parameters and its row in the store."""
@@ -154,17 +163,32 @@ class AskedTrial:
     trial: optuna.Trial
     params: dict[str, Any]
     store_id: int | None = None
+    heartbeat: Heartbeat | None = None
 
 
 def begin_trial(study: optuna.Study, spec: ExperimentSpec, store: Store,
-                experiment_id: int) -> AskedTrial:
-    """Ask the study for a trial and open its row in the store (Ctrl-C held during ask)."""
-    with _sigint_deferred() as interrupted:
-        trial = study.ask()
-    asked = AskedTrial(trial, {})
+                experiment_id: int, *, queue: WorkQueue | None = None,
+                heartbeat: Heartbeat | None = None) -> AskedTrial:
+    """Ask the study for a trial and open its row in the store (stop signals held during ask).
+
+    ``queue``: the work queue whose ``claim()`` granted this trial (released once the
+    trial exists). ``heartbeat``: beats for the trial until it ends (default: this
+    process's heartbeat for the study's storage, when heartbeats are on).
+    """
+    beat = heartbeat or heartbeat_for(study)
     try:
-        if interrupted:
-            raise KeyboardInterrupt
+        with signals.deferred() as interrupted:
+            with warnings.catch_warnings():  # we beat ourselves (see heartbeat.py)
+                warnings.filterwarnings("ignore", "Heartbeat of storage")
+                trial = study.ask()
+            if beat is not None:
+                beat.add(trial)
+    finally:
+        if queue is not None:
+            queue.asked()
+    asked = AskedTrial(trial, {}, heartbeat=beat)
+    try:
+        signals.raise_held(interrupted)
         asked.params = suggest_params(trial, spec.search)
         asked.store_id = store.start_trial(experiment_id, trial.number, asked.params)
         trial.set_user_attr("kd_trial_id", asked.store_id)
@@ -179,7 +203,7 @@ def end_trial(study: optuna.Study, spec: ExperimentSpec, store: Store, asked: As
     """Store ``result`` and tell the study, as one step a Ctrl-C cannot cut in half."""
     finished = told = False
     try:
-        with _sigint_deferred() as interrupted:
+        with signals.deferred() as interrupted:
             store.finish_trial(asked.store_id, result)
             finished = True
             trial = asked.trial
@@ -187,13 +211,14 @@ def end_trial(study: optuna.Study, spec: ExperimentSpec, store: Store, asked: As
                 trial.set_user_attr("student_test_acc", result.student_test_acc)
                 study.tell(trial, result.objective(spec.objective.metric))
             else:
-                if result.error:
-                    trial.set_user_attr("fail_reason", result.error[:2000])
+                if result.status == "failed":  # failed on its own: counts as finished
+                    trial.set_user_attr("fail_reason", (result.error or "failed")[:2000])
                 study.tell(trial, state=TrialState.PRUNED if result.status == "pruned"
                            else TrialState.FAIL)
             told = True
-        if interrupted:
-            raise KeyboardInterrupt
+            if asked.heartbeat is not None:
+                asked.heartbeat.remove(trial)
+        signals.raise_held(interrupted)
     except BaseException:
         if not (finished and told):
             abandon_trial(study, store, asked, told=told, finished=finished)
@@ -202,18 +227,27 @@ def end_trial(study: optuna.Study, spec: ExperimentSpec, store: Store, asked: As
 
 def abandon_trial(study: optuna.Study, store: Store, asked: AskedTrial, *, told: bool = False,
                   finished: bool = False, reason: str = "interrupted") -> None:
-    """Close a trial that cannot finish: FAILED with ``reason`` in both stores, never raising."""
+    """Close a trial that cannot finish: FAILED with ``reason`` in both stores, never raising.
+
+    It does not count as finished (no ``fail_reason``); ``abandoned`` holds the reason.
+    """
     with contextlib.suppress(Exception):
         if asked.store_id is not None and not finished:
             store.mark_failed(asked.store_id, reason)
     with contextlib.suppress(Exception):
         if not told:
+            asked.trial.set_user_attr("abandoned", reason)
+    with contextlib.suppress(Exception):
+        if not told:
             study.tell(asked.trial, state=TrialState.FAIL)
+    if asked.heartbeat is not None:
+        asked.heartbeat.remove(asked.trial)
 
 
 def _one_trial(study: optuna.Study, spec: ExperimentSpec, store: Store, experiment_id: int,
-               workspace: Workspace, on_trial: TrialCallback | None) -> None:
-    asked = begin_trial(study, spec, store, experiment_id)
+               workspace: Workspace, on_trial: TrialCallback | None, *,
+               queue: WorkQueue | None = None, heartbeat: Heartbeat | None = None) -> None:
+    asked = begin_trial(study, spec, store, experiment_id, queue=queue, heartbeat=heartbeat)
     try:
         try:
             trial_spec = apply_params(spec, asked.params, source=f"trial {asked.trial.number}")
@@ -230,33 +264,38 @@ def _one_trial(study: optuna.Study, spec: ExperimentSpec, store: Store, experime
         on_trial(TrialEvent(asked.trial.number, "search", asked.params, result))
 
 
-def _worker(spec_data: dict, study_name: str, storage_url: str, db_url: str, workspace: str,
-            n_trials: int, gpu: str | None) -> None:
-    if gpu is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    spec = parse_spec(spec_data)
-    store = Store(db_url)
-    ws = Workspace(Path(workspace))
-    study = _load_study(spec, study_name, storage_url)
-    exp_id = store.experiment(spec, "optuna", name=study_name, study_name=study_name)
-    for _ in range(n_trials):
-        _one_trial(study, spec, store, exp_id, ws, None)
+def _trial_loop(study: optuna.Study, spec: ExperimentSpec, store: Store, experiment_id: int,
+                workspace: Workspace, queue: WorkQueue, heartbeat: Heartbeat | None,
+                on_trial: TrialCallback | None) -> None:
+    """One process's loop: run trials while the queue grants them."""
+    while queue.claim():
+        _one_trial(study, spec, store, experiment_id, workspace, on_trial, queue=queue,
+                   heartbeat=heartbeat)
+
+
+def work_queue(study: optuna.Study, ws: Workspace, target: int) -> WorkQueue:
+    """The queue every process of one study shares (a lock file in the workspace)."""
+    return WorkQueue(study, target, ws.root / "locks" / f"{study.study_name}.lock",
+                     reap=reap_stale)
 
 
 def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
               workspace: str | Path | None = None, db: str | None = None,
               storage: str | None = None, study_name: str | None = None, fresh: bool = False,
               baseline: bool = True, workers: int = 1, gpus: list[int] | None = None,
-              on_trial: TrialCallback | None = None) -> StudySummary:
-    """Run (or resume) the Optuna study of ``spec`` for ``n_trials`` more trials.
+              threads: int | None = None, on_trial: TrialCallback | None = None) -> StudySummary:
+    """Run (or resume) the Optuna study of ``spec`` until it holds ``n_trials`` more
+    finished trials.
 
     The study is named after the spec (or ``study_name``) and resumes when run
     again; ``fresh=True`` starts a new study with a timestamped name instead.
     Trials and per-epoch metrics go to the store at ``db`` (default: the
     workspace's SQLite file); Optuna's own tables live in ``storage`` (default:
-    the same database). ``workers > 1`` runs that many processes, each on its
-    own GPU when there are GPUs.
+    the same database). ``workers > 1`` runs that many processes taking trials
+    from one queue, each on its own GPU when there are GPUs; trials whose
+    process died are failed ("worker lost") and retried once. ``threads``: torch
+    threads per trial (default: usable cores / trials running at once).
+    SIGTERM and SIGHUP stop the run like Ctrl-C (a ``KeyboardInterrupt``).
     """
     if not isinstance(spec, ExperimentSpec):
         spec = load_spec(spec)
@@ -272,42 +311,49 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
     study_name = study_name or spec.name
     if fresh:
         study_name = f"{study_name}-{datetime.now():%Y%m%d-%H%M%S}"
-    study = _load_study(spec, study_name, storage_url)
-    exp_id = store.experiment(spec, "optuna", name=study_name, study_name=study_name)
-    if baseline:
-        run_baseline(spec, store, exp_id, ws, on_trial)
-    before = len(study.trials)
-    if workers <= 1:
-        for _ in range(n_trials):
-            _one_trial(study, spec, store, exp_id, ws, on_trial)
-    else:
-        _run_workers(spec, study_name, storage_url, db_url, ws, n_trials, workers, gpus)
+    with signals.handled():
+        study = _load_study(spec, study_name, storage_url, store_url=db_url)
+        exp_id = store.experiment(spec, "optuna", name=study_name, study_name=study_name)
+        reap_stale(study)  # trials left RUNNING by a run that died
+        before, first = finished_count(study), len(study.get_trials(deepcopy=False))
+        lost: list[str] = []
+        try:
+            set_trial_threads(1, threads)
+            if baseline:
+                run_baseline(spec, store, exp_id, ws, on_trial)
+            if workers <= 1:
+                queue = work_queue(study, ws, before + n_trials)
+                _trial_loop(study, spec, store, exp_id, ws, queue, heartbeat_for(study), on_trial)
+            else:
+                from kd_automl.orchestrate.workers import run_workers
+
+                lost = run_workers(spec, study, storage_url, db_url, ws, before + n_trials,
+                                   workers, gpus, threads, store, exp_id, on_trial)
+        except KeyboardInterrupt as err:
+            err.kept = _kept(study, before, first, db_url, err)  # type: ignore[attr-defined]
+            raise
     study = optuna.load_study(study_name=study_name, storage=_storage(storage_url))
     done = [t for t in study.trials if t.state == TrialState.COMPLETE]
     best = study.best_trial if done else None
     store.dispose()
-    return StudySummary(study_name, study_name, storage_url, db_url, len(study.trials) - before,
-                        best.value if best else None, best.params if best else None)
+    return StudySummary(study_name, study_name, storage_url, db_url,
+                        finished_count(study) - before, best.value if best else None,
+                        best.params if best else None, lost)
 
 
-def _run_workers(spec: ExperimentSpec, study_name: str, storage_url: str, db_url: str,
-                 ws: Workspace, n_trials: int, workers: int, gpus: list[int] | None) -> None:
-    devices = visible_gpus(gpus)
-    ctx = mp.get_context("spawn")
-    shares = [n_trials // workers + (1 if i < n_trials % workers else 0) for i in range(workers)]
-    procs = [ctx.Process(target=_worker, args=(spec.to_dict(), study_name, storage_url, db_url,
-                                               str(ws.root), share, gpu_for_worker(i, devices)),
-                         name=f"kd-worker-{i}")
-             for i, share in enumerate(shares) if share > 0]
-    for p in procs:
-        p.start()
+def _kept(study: optuna.Study, before: int, first: int, db_url: str,
+          err: BaseException) -> str:
+    """The one line a stopped run prints: what was kept, what was marked."""
     try:
-        while any(p.is_alive() for p in procs):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        for p in procs:
-            p.terminate()
-        raise
-    bad = [p.name for p in procs if p.exitcode != 0]
-    if bad:
-        log.error("workers %s exited with errors; their finished trials are stored", bad)
+        new = study.get_trials(deepcopy=False)[first:]
+        done = finished_count(study) - before
+        marked = sum("abandoned" in t.user_attrs for t in new)
+        running = sum(t.state == TrialState.RUNNING for t in new)
+    except Exception:
+        return "stopped; the finished trials are in the store"
+    how = getattr(err, "signum", signal.SIGINT)
+    name = "Ctrl-C" if how == signal.SIGINT else signal.Signals(how).name
+    tail = f"; {running} still marked running" if running else ""
+    return (f"stopped by {name}: {done} finished trial(s) of this run kept in {db_url}; "
+            f"{marked} running trial(s) stored as interrupted{tail}; "
+            "run the same command to resume")

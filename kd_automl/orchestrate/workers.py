@@ -1,0 +1,139 @@
+"""Worker processes of one study: each takes trials from the shared queue until it is done.
+
+A worker that dies does not take the run down: the others run its share, its trial
+is retried once it is stale (see ``heartbeat.py``), and the run reports it. A stop
+signal stops every worker; a worker whose parent dies stops too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing as mp
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import optuna
+
+from kd_automl.engine import TrialResult
+from kd_automl.orchestrate import signals
+from kd_automl.orchestrate.gpus import gpu_for_worker, visible_gpus
+from kd_automl.orchestrate.heartbeat import heartbeat_for
+from kd_automl.orchestrate.threads import set_trial_threads
+from kd_automl.spec import ExperimentSpec, parse_spec
+from kd_automl.store import Store
+from kd_automl.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+STOP_WAIT_S = 60.0  # how long stopped workers get to close their trials
+
+
+def _worker(spec_data: dict, study_name: str, storage_url: str, db_url: str, workspace: str,
+            target: int, index: int, n_trials_at_start: int, workers: int, gpu: str | None,
+            threads: int | None, parent: int) -> None:
+    from kd_automl.orchestrate.optuna_study import _load_study, _trial_loop, work_queue
+
+    signals.install()
+    signals.die_with_parent(parent)
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        set_trial_threads(workers, threads)
+        spec = parse_spec(spec_data)
+        store = Store(db_url)
+        ws = Workspace(Path(workspace))
+        study = _load_study(spec, study_name, storage_url, store_url=db_url, worker=index,
+                            n_trials=n_trials_at_start)
+        exp_id = store.experiment(spec, "optuna", name=study_name, study_name=study_name)
+        _trial_loop(study, spec, store, exp_id, ws, work_queue(study, ws, target),
+                    heartbeat_for(study), None)
+    except KeyboardInterrupt as err:
+        sys.exit(signals.exit_code(err))
+
+
+class _StoreProgress:
+    """Turns trials that workers finished (read from the store) into ``on_trial`` events."""
+
+    def __init__(self, store: Store, experiment_id: int, on_trial):
+        self.store, self.experiment_id, self.on_trial = store, experiment_id, on_trial
+        self.seen = {t.id for t in self._rows() if t.state != "running"}
+
+    def _rows(self):
+        return self.store.trials([self.experiment_id], role="search")
+
+    def poll(self) -> None:
+        from kd_automl.orchestrate.heartbeat import LOST
+        from kd_automl.orchestrate.optuna_study import TrialEvent
+
+        for t in self._rows():
+            if t.state == "running" or t.id in self.seen:
+                continue
+            self.seen.add(t.id)
+            result = TrialResult(status=t.state, student_val_acc=t.student_val_acc,
+                                 student_test_acc=t.student_test_acc, error=t.error,
+                                 wall_time_s=t.wall_time_s or 0.0)
+            role = "lost" if t.error in (LOST, "interrupted") else "search"
+            self.on_trial(TrialEvent(t.backend_trial_id, role, t.params, result))
+
+
+def describe_exit(p: mp.process.BaseProcess) -> str:
+    code = p.exitcode
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            return f"{p.name} (pid {p.pid}) was killed by {signal.Signals(-code).name}"
+    return f"{p.name} (pid {p.pid}) exited with code {code}"
+
+
+def stop_workers(procs: list[mp.process.BaseProcess], wait_s: float = STOP_WAIT_S) -> None:
+    """SIGTERM every live worker, give them ``wait_s`` to close their trials, then kill."""
+    for p in procs:
+        if p.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p.pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait_s
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+    for p in procs:
+        if p.is_alive():
+            log.error("%s did not stop in %.0f s; killing it", p.name, wait_s)
+            p.kill()
+            p.join(5)
+
+
+def run_workers(spec: ExperimentSpec, study: optuna.Study, storage_url: str, db_url: str,
+                ws: Workspace, target: int, workers: int, gpus: list[int] | None,
+                threads: int | None, store: Store, experiment_id: int, on_trial) -> list[str]:
+    """Run ``workers`` processes until the study holds ``target`` finished trials.
+
+    Returns a description of each worker that died (empty when all ended well).
+    """
+    devices = visible_gpus(gpus)
+    ctx = mp.get_context("spawn")
+    n_at_start = len(study.get_trials(deepcopy=False))
+    procs = [ctx.Process(target=_worker, name=f"kd-worker-{i}",
+                         args=(spec.to_dict(), study.study_name, storage_url, db_url,
+                               str(ws.root), target, i, n_at_start, workers,
+                               gpu_for_worker(i, devices), threads, os.getpid()))
+             for i in range(workers)]
+    progress = _StoreProgress(store, experiment_id, on_trial) if on_trial else None
+    try:
+        for p in procs:
+            p.start()
+        while any(p.is_alive() for p in procs):
+            time.sleep(0.5)
+            if progress:
+                progress.poll()
+        if progress:
+            progress.poll()
+    except BaseException:
+        stop_workers(procs)
+        raise
+    dead = [describe_exit(p) for p in procs if p.exitcode != 0]
+    for line in dead:
+        log.error("worker lost: %s; the other workers took over its trials", line)
+    return dead
