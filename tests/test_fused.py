@@ -149,3 +149,56 @@ def test_group_key_and_what_cannot_fuse(tmp_path):
     ws = Workspace.resolve(tmp_path / "ws")
     with pytest.raises(NotFusable, match="dml"):
         FusedGroup(parse_spec({**DIGITS, "method": {"name": "dml"}}), ws, 2)
+
+
+def test_fused_optuna_search_stores_every_member_and_refills_pruned_slots(workspace,
+                                                                        tiny_spec_dict):
+    from kd_automl.optuna import run_study
+    from kd_automl.store import Store
+
+    tiny_spec_dict.update(name="fused-search", fuse=4,
+                          pruner={"name": "median", "startup_trials": 2, "warmup_epochs": 0})
+    tiny_spec_dict["train"].update(epochs=4, batch_size=64)
+    tiny_spec_dict["search"]["train.lr"] = {"_type": "loguniform", "_value": [1e-5, 0.5]}
+    epochs = tiny_spec_dict["train"]["epochs"]
+    events = []
+    summary = run_study(parse_spec(tiny_spec_dict), n_trials=12, on_trial=events.append,
+                        threads=1)
+    assert summary.trials_run == 12
+    search = [t for t in Store(summary.db).trials(with_epochs=True) if t.role == "search"]
+    assert len(search) == 12 and {t.state for t in search} <= {"complete", "pruned"}
+    pruned = [t for t in search if t.state == "pruned"]
+    assert pruned, "the median pruner stopped no trial: the refill path was not exercised"
+    for t in search:
+        assert t.extra["fused"]["capacity"] == 4
+        assert sorted({m.epoch for m in t.epochs}) == list(
+            range(1, (epochs if t.state == "complete" else len({m.epoch for m in t.epochs}))
+                  + 1))
+    # a slot freed by a pruned member mid-stream was taken by a new trial at once
+    joined = [t.extra["fused"]["joined_epoch"] for t in search]
+    assert any(j % epochs for j in joined)
+    assert len([e for e in events if e.role == "search"]) == 12
+
+
+def test_searches_that_cannot_fuse_say_why_and_run_one_at_a_time(workspace, tiny_spec_dict,
+                                                                 caplog):
+    from kd_automl.optuna import run_study
+    from kd_automl.orchestrate.fused_search import fuse_blocker
+
+    spec = parse_spec(tiny_spec_dict)
+    assert fuse_blocker(spec) is None
+    assert "student.width" in fuse_blocker(parse_spec(
+        {**tiny_spec_dict, "search": {"student.width": {"_type": "choice", "_value": [4, 8]}}}))
+    assert "dml" in fuse_blocker(parse_spec({**tiny_spec_dict, "method": {"name": "dml"},
+                                             "search": {}}))
+    no_teacher_recipe = {k: v for k, v in tiny_spec_dict.items() if k != "teacher_train"}
+    no_teacher_recipe["search"] = {"train.lr": {"_type": "uniform", "_value": [0.01, 0.1]}}
+    assert "teacher_train" in fuse_blocker(parse_spec(no_teacher_recipe))
+
+    tiny_spec_dict.update(name="unfusable", fuse=4)
+    tiny_spec_dict["train"]["epochs"] = 1
+    tiny_spec_dict["search"] = {"student.width": {"_type": "choice", "_value": [4, 8]}}
+    with caplog.at_level("WARNING"):
+        summary = run_study(parse_spec(tiny_spec_dict), n_trials=2, baseline=False, threads=1)
+    assert summary.trials_run == 2
+    assert "running trials one at a time: the search varies student.width" in caplog.text

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import torch
 from optuna.trial import TrialState
 from pydantic import ValidationError
 
@@ -120,6 +121,11 @@ def _sampler(seed: int) -> optuna.samplers.BaseSampler:
         return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
 
 
+def _identity(spec_data: dict) -> dict:
+    """What must match to resume a study: the spec without how it is run (``fuse``)."""
+    return {k: v for k, v in spec_data.items() if k != "fuse"}
+
+
 def _load_study(spec: ExperimentSpec, study_name: str, storage_url: str, *,
                 store_url: str | None = None, worker: int = 0,
                 n_trials: int | None = None) -> optuna.Study:
@@ -134,7 +140,7 @@ def _load_study(spec: ExperimentSpec, study_name: str, storage_url: str, *,
     old = study.user_attrs.get("kd_automl_spec")
     if old is None:
         study.set_user_attr("kd_automl_spec", spec.to_dict())
-    elif _with_defaults(old) != spec.to_dict():
+    elif _identity(_with_defaults(old)) != _identity(spec.to_dict()):
         raise KDAutoMLError(
             f"study {study_name!r} already exists with a different spec; resume it with the "
             "same spec, or start a new one with --fresh (or --study NAME)")
@@ -149,7 +155,12 @@ def run_baseline(spec: ExperimentSpec, store: Store, experiment_id: int, workspa
         return None
     base_spec = apply_params(spec, {"method": {"_name": "ce"}}, source="baseline")
     trial_id = store.start_trial(experiment_id, "baseline", {}, role="baseline", method="ce")
-    result = run_trial(base_spec, workspace)
+    try:
+        result = run_trial(base_spec, workspace)
+    except BaseException:  # stopped: not left "running"
+        with contextlib.suppress(Exception):
+            store.mark_failed(trial_id, "interrupted")
+        raise
     store.finish_trial(trial_id, result)
     if on_trial:
         on_trial(TrialEvent("baseline", "baseline", {}, result))
@@ -203,6 +214,7 @@ def end_trial(study: optuna.Study, spec: ExperimentSpec, store: Store, asked: As
     """Store ``result`` and tell the study, as one step a Ctrl-C cannot cut in half."""
     finished = told = False
     try:
+        result.extra.setdefault("torch_threads", torch.get_num_threads())
         with signals.deferred() as interrupted:
             store.finish_trial(asked.store_id, result)
             finished = True
@@ -266,8 +278,22 @@ def _one_trial(study: optuna.Study, spec: ExperimentSpec, store: Store, experime
 
 def _trial_loop(study: optuna.Study, spec: ExperimentSpec, store: Store, experiment_id: int,
                 workspace: Workspace, queue: WorkQueue, heartbeat: Heartbeat | None,
-                on_trial: TrialCallback | None) -> None:
-    """One process's loop: run trials while the queue grants them."""
+                on_trial: TrialCallback | None, fuse: int = 1) -> None:
+    """One process's loop: run trials while the queue grants them, ``fuse`` at a time in one
+    fused group when the spec allows it (else one by one, saying why)."""
+    if fuse > 1:
+        from kd_automl.orchestrate.fused_search import NotFusable, fuse_blocker, run_fused
+
+        reason = fuse_blocker(spec)
+        if reason is None:
+            try:
+                run_fused(study, spec, store, experiment_id, workspace, fuse,
+                          lambda wait: queue.claim(wait=wait), on_trial, queue=queue,
+                          heartbeat=heartbeat)
+                return
+            except NotFusable as err:
+                reason = str(err)
+        log.warning("fuse %d: running trials one at a time: %s", fuse, reason)
     while queue.claim():
         _one_trial(study, spec, store, experiment_id, workspace, on_trial, queue=queue,
                    heartbeat=heartbeat)
@@ -283,7 +309,8 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
               workspace: str | Path | None = None, db: str | None = None,
               storage: str | None = None, study_name: str | None = None, fresh: bool = False,
               baseline: bool = True, workers: int = 1, gpus: list[int] | None = None,
-              threads: int | None = None, on_trial: TrialCallback | None = None) -> StudySummary:
+              threads: int | None = None, fuse: int | None = None,
+              on_trial: TrialCallback | None = None) -> StudySummary:
     """Run (or resume) the Optuna study of ``spec`` until it holds ``n_trials`` more
     finished trials.
 
@@ -294,11 +321,17 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
     the same database). ``workers > 1`` runs that many processes taking trials
     from one queue, each on its own GPU when there are GPUs; trials whose
     process died are failed ("worker lost") and retried once. ``threads``: torch
-    threads per trial (default: usable cores / trials running at once).
+    threads per trial (default: usable cores / trials running at once). ``fuse``
+    (default: the spec's ``fuse``): trials each process trains at once as one fused
+    group, refilled as they end (see :mod:`kd_automl.engine.fused`).
     SIGTERM and SIGHUP stop the run like Ctrl-C (a ``KeyboardInterrupt``).
     """
     if not isinstance(spec, ExperimentSpec):
         spec = load_spec(spec)
+    if fuse is not None:
+        if fuse < 1:
+            raise KDAutoMLError("--fuse must be >= 1")
+        spec = spec.model_copy(update={"fuse": fuse})
     if n_trials < 0:
         raise KDAutoMLError("--trials must be >= 0")
     if not spec.search:
@@ -323,7 +356,8 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
                 run_baseline(spec, store, exp_id, ws, on_trial)
             if workers <= 1:
                 queue = work_queue(study, ws, before + n_trials)
-                _trial_loop(study, spec, store, exp_id, ws, queue, heartbeat_for(study), on_trial)
+                _trial_loop(study, spec, store, exp_id, ws, queue, heartbeat_for(study), on_trial,
+                            spec.fuse)
             else:
                 from kd_automl.orchestrate.workers import run_workers
 

@@ -42,10 +42,11 @@ class WorkQueue:
         self._fd = None
         self._pending = 0
 
-    def claim(self) -> bool:
+    def claim(self, wait: bool = True) -> bool:
         """True: start one more trial. False: the requested trials are finished (or, while
         this process holds claims, none is left to grant now). Waits while other
-        processes run the last trials, so a trial lost with its worker is taken over."""
+        processes run the last trials, so a trial lost with its worker is taken over;
+        ``wait=False`` answers at once (a fused group asks while its own trials run)."""
         while True:
             self._lock()
             try:
@@ -57,7 +58,7 @@ class WorkQueue:
                 if done < self.target and done + running + self._pending < self.target:
                     self._pending += 1
                     return True
-                if done >= self.target or self._pending:
+                if done >= self.target or self._pending or not wait:
                     return False
             finally:
                 self._unlock_if_idle()

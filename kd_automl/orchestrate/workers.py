@@ -51,7 +51,7 @@ def _worker(spec_data: dict, study_name: str, storage_url: str, db_url: str, wor
                             n_trials=n_trials_at_start)
         exp_id = store.experiment(spec, "optuna", name=study_name, study_name=study_name)
         _trial_loop(study, spec, store, exp_id, ws, work_queue(study, ws, target),
-                    heartbeat_for(study), None)
+                    heartbeat_for(study), None, spec.fuse)
     except KeyboardInterrupt as err:
         sys.exit(signals.exit_code(err))
 
