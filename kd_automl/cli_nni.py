@@ -92,6 +92,9 @@ def start_cmd(
     ws = _ws(workspace)
     db_url = db or ws.db_url
     gpu_list = [int(g) for g in gpus.split(",")] if gpus else None
+    if s.fuse > 1:
+        err_console.print(f"fuse {s.fuse} is ignored by NNI: NNI runs one trial per process "
+                          "(use `kd-automl optuna` to train trials as fused groups)")
     err_console.print("training the teacher and the student-alone baseline...")
     launch = nx.start(s, ws, db_url, port=port, host=host, trials=trials,
                       concurrency=concurrency, tuner=tuner, assessor=assessor, gpus=gpu_list,

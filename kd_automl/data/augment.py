@@ -21,8 +21,9 @@ AUGMENTATIONS = ("none", "flip", "crop_flip")
 
 def draw_flips(n: int, generator: torch.Generator | None = None,
                device: torch.device | str | None = None) -> torch.Tensor:
-    """Which of ``n`` images to flip: a bool tensor (drawn on the CPU, moved to ``device``)."""
-    return (torch.rand(n, generator=generator) < 0.5).to(device)
+    """Which of ``n`` images to flip: a bool tensor (drawn on the CPU, moved to ``device``
+    without waiting for the device: a blocking copy would stall every training step)."""
+    return (torch.rand(n, generator=generator) < 0.5).to(device, non_blocking=True)
 
 
 def apply_flips(x: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
@@ -50,8 +51,8 @@ def augment_batch(x: torch.Tensor, kind: str, generator: torch.Generator | None 
     flip = draw_flips(n, generator, x.device)
     if kind == "flip":
         return apply_flips(x, flip)
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device, non_blocking=True)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device, non_blocking=True)
     hp, wp = h + 2 * pad, w + 2 * pad
     rows = dy[:, None] + torch.arange(h, device=x.device)  # (N, H) rows of the padded image
     j = torch.arange(w, device=x.device)
