@@ -23,7 +23,7 @@ that joins later starts on the group's current epoch of that stream.
 from __future__ import annotations
 
 import contextlib
-import copy
+import json
 import logging
 import time
 from collections.abc import Callable, Hashable
@@ -62,8 +62,6 @@ MEMBER_TRAIN_FIELDS = ("epochs", "optimizer", "lr", "momentum", "nesterov", "wei
 def group_key(spec: ExperimentSpec) -> str:
     """What members of one group share: the spec without the method's hyperparameters and the
     member's own training recipe (the teacher's recipe stays, so the teacher is shared)."""
-    import json
-
     data = spec.to_dict()
     data["teacher_train"] = spec.teacher_budget.model_dump(mode="json", exclude={"seed"})
     data["method"] = {"name": spec.method.name}
@@ -195,19 +193,13 @@ class FusedGroup:
         shared.extra.update(self._shared.extra)
         distiller = build_distiller(spec, self.data, self.device)
         member.distiller, member.optimizer, member.schedule = prepare_distiller(
-            distiller, self._member_stream(spec), self.device)
+            distiller, self.stream, self.device, spec.train)
         if self.method.stochastic:  # its draws continue from where its setup left the stream
             member.rng = (torch.get_rng_state(), torch.cuda.get_rng_state(self.device)
                           if self.device.type == "cuda" else None)
         self.members.append(member)
         self._bind()
         return member
-
-    def _member_stream(self, spec: ExperimentSpec) -> BatchStream:
-        """The group's stream as the member's recipe sees it (its optimizer settings)."""
-        stream = copy.copy(self.stream)
-        stream.budget = spec.train
-        return stream
 
     def _bind(self) -> None:
         self.students.bind([m.distiller.student for m in self.members])

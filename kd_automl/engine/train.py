@@ -140,10 +140,13 @@ class BatchStream:
             yield xb, yb, t_out
 
 
-def prepare_distiller(distiller: Distiller, stream: BatchStream, device: torch.device
+def prepare_distiller(distiller: Distiller, stream: BatchStream, device: torch.device,
+                      budget: TrainSpec | None = None
                       ) -> tuple[Distiller, torch.optim.Optimizer, object]:
     """Set the distiller up on one probe batch (so the modules it adds are trained too), move
-    it to ``device`` in train mode, and build its optimizer and schedule."""
+    it to ``device`` in train mode, and build its optimizer and schedule (from ``budget``,
+    default: the stream's)."""
+    budget = budget or stream.budget
     distiller.to(device)
     probe, t_probe = stream.probe()
     distiller.eval()
@@ -151,9 +154,8 @@ def prepare_distiller(distiller: Distiller, stream: BatchStream, device: torch.d
         distiller.setup(probe, t_probe)
     distiller = prepare_model(distiller, device)
     distiller.train()
-    optimizer = make_optimizer([p for p in distiller.parameters() if p.requires_grad],
-                               stream.budget)
-    return distiller, optimizer, make_schedule(optimizer, stream.budget)
+    optimizer = make_optimizer([p for p in distiller.parameters() if p.requires_grad], budget)
+    return distiller, optimizer, make_schedule(optimizer, budget)
 
 
 class LossMeter:
