@@ -54,6 +54,14 @@ def _store(workspace: Path | None, db: str | None):
     return Store(db or Workspace.resolve(workspace).db_url)
 
 
+def _read_store(workspace: Path | None, db: str | None):
+    """The store opened only to read it: works on a read-only workspace or database."""
+    from kd_automl.store import Store
+    from kd_automl.workspace import Workspace
+
+    return Store.for_reading(db or Workspace.locate(workspace).db_url)
+
+
 @app.command()
 def check(spec: Annotated[Path, typer.Argument(help="Experiment spec (YAML or JSON).")]) -> None:
     """Validate a spec and its search space without running anything."""
@@ -226,7 +234,7 @@ def leaderboard_cmd(
 ) -> None:
     """Rank trials by the experiment's objective, filtered, sorted, exported."""
     states = None if state and "all" in state else (state or ["complete"])
-    _print_leaderboard(_store(workspace, db), experiment, top, format.value, out=out,
+    _print_leaderboard(_read_store(workspace, db), experiment, top, format.value, out=out,
                        dataset=dataset, teacher=teacher, student=student, method=method,
                        backend=backend, states=states, sort=sort.value, reverse=reverse,
                        best_per_experiment=best_per_experiment)
@@ -246,14 +254,18 @@ def report(
     from kd_automl.analysis import write_report
     from kd_automl.workspace import Workspace
 
-    store = _store(workspace, db)
+    store = _read_store(workspace, db)
     names = {e.name for e in store.experiments()}
     missing = [e for e in experiment or [] if e not in names]
     if missing:
         raise KDAutoMLError(f"no experiment named {', '.join(map(repr, missing))} in "
                             f"{store.url}; known: {', '.join(sorted(names)) or 'none'}")
     if out is None:
-        out = Workspace.resolve(workspace).folder("reports") / "report.html"
+        try:
+            out = Workspace.resolve(workspace).folder("reports") / "report.html"
+        except KDAutoMLError as err:
+            raise KDAutoMLError(f"{err}; or pass --out FILE to write the report elsewhere") \
+                from None
     path = write_report(store, out, experiment, top=top)
     console.print(f"report written to {path}")
 
@@ -268,14 +280,11 @@ def dashboard(
     workspace: Workspace_ = None, db: Db = None, verbose: Verbose = False,
 ) -> None:
     """Serve the read-only web dashboard: experiments, leaderboard, trials, figures."""
-    import os
-
     from kd_automl.dashboard import serve
-    from kd_automl.workspace import DB_FILE, ENV_VAR
+    from kd_automl.workspace import Workspace
 
     _setup_logging(verbose)
-    root = Path(workspace or os.environ.get(ENV_VAR) or "runs").expanduser().resolve()
-    url = db or f"sqlite:///{root / DB_FILE}"  # never creates the workspace: read-only
+    url = db or Workspace.locate(workspace).db_url  # never creates the workspace: read-only
     serve(url, host=host, port=port, refresh_s=refresh,
           on_ready=lambda u: console.print(f"dashboard on [bold]{u}[/] (Ctrl+C to stop)"))
 

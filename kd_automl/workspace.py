@@ -17,9 +17,15 @@ class Workspace:
     root: Path
 
     @classmethod
+    def locate(cls, path: str | os.PathLike | None = None) -> Workspace:
+        """``path``, else ``$KD_AUTOML_WORKSPACE``, else ``./runs``; neither made nor written
+        (for reading results, which needs no write access)."""
+        return cls(Path(path or os.environ.get(ENV_VAR) or "runs").expanduser().resolve())
+
+    @classmethod
     def resolve(cls, path: str | os.PathLike | None = None) -> Workspace:
-        """``path``, else ``$KD_AUTOML_WORKSPACE``, else ``./runs``; made and checked writable."""
-        root = Path(path or os.environ.get(ENV_VAR) or "runs").expanduser().resolve()
+        """As :meth:`locate`, then made and checked writable."""
+        root = cls.locate(path).root
         try:
             root.mkdir(parents=True, exist_ok=True)
             probe = root / ".write-test"
@@ -37,5 +43,9 @@ class Workspace:
 
     def folder(self, name: str) -> Path:
         path = self.root / name
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise KDAutoMLError(f"cannot create {path} ({err.strerror or err}); pass "
+                                "--workspace with a folder you can write") from None
         return path

@@ -15,6 +15,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from kd_automl.dashboard.app import create_app
 from kd_automl.errors import KDAutoMLError
+from kd_automl.store.readonly import check_readable
 from kd_automl.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,11 @@ class DashboardServer:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         _check_port(host, port)
         store = Store.open_read_only(url)
+        try:
+            check_readable(store.engine)  # a damaged file: one clear error before serving
+        except KDAutoMLError:
+            store.dispose()
+            raise
         self.app = create_app(store, refresh_s=refresh_s)
         try:
             self._server: BaseWSGIServer = make_server(host, port, self.app.server,

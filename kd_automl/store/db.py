@@ -1,8 +1,10 @@
-"""Opening a database: clear errors for unreachable URLs, SQLite tuned for many writers."""
+"""Opening a database: clear errors for unreachable URLs or damaged files, SQLite tuned for
+many writers."""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 
 from alembic import command
@@ -17,6 +19,20 @@ from kd_automl.errors import KDAutoMLError
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_DAMAGED = ("malformed", "file is not a database", "database corruption")
+
+
+@event.listens_for(Engine, "handle_error")
+def _damaged_file(ctx) -> None:
+    """Any engine (the store's, Optuna's): a damaged SQLite file is one clear error."""
+    err = ctx.original_exception
+    if not isinstance(err, sqlite3.DatabaseError) or not any(
+            d in str(err) for d in _DAMAGED):
+        return
+    name = ctx.engine.url.database if ctx.engine is not None else "(SQLite)"
+    raise KDAutoMLError(f"cannot read database {name}: the file is damaged "
+                        f"({str(err).splitlines()[0]}); restore it from a backup, or move it "
+                        "away and a search starts a new one") from None
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -78,9 +94,14 @@ def _connect_timeout(u) -> dict:
     return {"connect_timeout": 10} if u.get_backend_name() == "postgresql" else {}
 
 
-def _migrate(engine: Engine, path: Path | None) -> None:
+def alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    return cfg
+
+
+def _migrate(engine: Engine, path: Path | None) -> None:
+    cfg = alembic_config()
     lock = FileLock(str(path) + ".migrate.lock") if path is not None else None
     try:
         if lock:

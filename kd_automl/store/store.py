@@ -4,27 +4,25 @@ from __future__ import annotations
 
 import logging
 import math
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, func, inspect, select
-from sqlalchemy.exc import NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
-from sqlalchemy.pool import QueuePool
 
 from kd_automl.engine.result import TrialResult
 from kd_automl.errors import KDAutoMLError
 from kd_automl.spec import ExperimentSpec
-from kd_automl.store.db import (
-    SQLITE_BUSY_TIMEOUT_MS,
-    create_db_engine,
-    error_reason,
-    parse_url,
-    sqlite_path,
-)
+from kd_automl.store.db import create_db_engine, error_reason, sqlite_path
 from kd_automl.store.models import EpochMetric, Experiment, Trial, utcnow
+from kd_automl.store.readonly import (
+    missing_tables,
+    open_read_only_engine,
+    read_only_engine,
+    schema_is_current,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -202,50 +200,23 @@ class Store:
         store._sessions = sessionmaker(store.engine, expire_on_commit=False)
         return store
 
+    @classmethod
+    def for_reading(cls, url: str) -> Store:
+        """A store to read results from, opened read-only: reading needs no write access.
+
+        Only a database that does not exist yet, lacks the kd_ tables or has an older schema
+        is opened as :class:`Store` (created or migrated, which needs write access)."""
+        path = sqlite_path(url)
+        if path is not None and not path.exists():
+            return cls(url)
+        engine = read_only_engine(url)
+        if missing_tables(engine) or not schema_is_current(engine):
+            engine.dispose()
+            return cls(url)
+        store = cls.__new__(cls)
+        store.url, store.engine = url, engine
+        store._sessions = sessionmaker(engine, expire_on_commit=False)
+        return store
+
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-_TABLES = ("kd_experiments", "kd_trials", "kd_epoch_metrics")
-
-
-def open_read_only_engine(url: str) -> Engine:
-    """An engine that reads ``url`` and cannot write it; checks the kd_ tables exist."""
-    u = parse_url(url)
-    shown = u.render_as_string()
-    path = sqlite_path(url)
-    try:
-        if u.get_backend_name() == "sqlite":
-            if path is None or not path.is_file():
-                raise KDAutoMLError(f"no database at {url}: run a search first (kd-automl demo "
-                                    "or kd-automl optuna SPEC), or pass --db")
-            uri = f"file:{path.resolve()}?mode=ro"
-
-            def connect() -> sqlite3.Connection:
-                conn = sqlite3.connect(uri, uri=True, check_same_thread=False,
-                                       timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
-                conn.execute("PRAGMA query_only=ON")
-                return conn
-
-            # a "sqlite://" URL would get SingletonThreadPool, which closes one thread's
-            # connection while another thread still uses it (a segfault under the
-            # dashboard's threaded server): hand each request its own pooled connection
-            engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool)
-        else:
-            args: dict[str, Any] = {}
-            if u.get_backend_name() == "postgresql":
-                args = {"connect_timeout": 10,
-                        "options": "-c default_transaction_read_only=on"}
-            engine = create_engine(u, pool_pre_ping=True, connect_args=args)
-        with engine.connect() as conn:
-            missing = [t for t in _TABLES if not inspect(conn).has_table(t)]
-    except (NoSuchModuleError, ModuleNotFoundError) as err:
-        raise KDAutoMLError(f"cannot open database {shown}: no driver ({err})") from None
-    except SQLAlchemyError as err:
-        raise KDAutoMLError(f"cannot read database {shown}: {error_reason(err)}") from None
-    if missing:
-        engine.dispose()
-        raise KDAutoMLError(f"database {shown} has no kd-automl tables ({', '.join(missing)} "
-                            "missing): is it the right --db? A search (kd-automl optuna/demo) "
-                            "creates them; viewers never do")
-    return engine
