@@ -215,3 +215,51 @@ def test_searches_that_cannot_fuse_say_why_and_run_one_at_a_time(workspace, tiny
         summary = run_study(parse_spec(tiny_spec_dict), n_trials=2, baseline=False, threads=1)
     assert summary.trials_run == 2
     assert "running trials one at a time: the search varies student.width" in caplog.text
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_fused_search_leaves_no_member_running(tmp_path, tiny_spec_dict):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import optuna
+    import yaml
+
+    from kd_automl.store import Store
+
+    tiny_spec_dict.update(name="fused-stop", fuse=3)
+    tiny_spec_dict["train"]["epochs"] = 30
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(tiny_spec_dict))
+    ws = tmp_path / "ws"
+    db = f"sqlite:///{ws / 'kd_automl.db'}"
+    proc = subprocess.Popen([sys.executable, "-m", "kd_automl", "optuna", str(spec_file),
+                             "--trials", "9", "--workspace", str(ws), "--threads", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def members_training():
+        try:
+            return sum(t.state == "running" and t.role == "search" for t in Store(db).trials())
+        except Exception:  # not created yet
+            return 0
+
+    try:
+        deadline = time.time() + 240
+        while members_training() < 3 and time.time() < deadline:
+            time.sleep(0.5)
+        assert members_training() == 3, "the fused group never started"
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err
+    trials = [t for t in Store(db).trials() if t.role == "search"]
+    assert len(trials) == 3 and all(t.state == "failed" and t.error == "interrupted"
+                                    for t in trials)
+    study = optuna.load_study(study_name="fused-stop", storage=db)
+    assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
