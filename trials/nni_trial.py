@@ -16,9 +16,11 @@ import sys
 from pathlib import Path
 
 import nni
+import torch
 
 from kd_automl.engine import TrialResult, run_trial
 from kd_automl.errors import KDAutoMLError
+from kd_automl.orchestrate.threads import set_trial_threads
 from kd_automl.spec import apply_params, load_spec
 from kd_automl.store import Store
 from kd_automl.workspace import Workspace
@@ -56,7 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", required=True)
     ap.add_argument("--workspace", required=True)
     ap.add_argument("--experiment", required=True)
+    ap.add_argument("--concurrency", type=int, default=None,
+                    help="trials running at once: each takes its share of the cores")
     args = ap.parse_args(argv)
+    set_trial_threads(args.concurrency)
 
     params = nni.get_next_parameter() or {}
     record = nni.trial._params or {}  # NNI 3.0 has no public getter for the parameter id
@@ -81,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     except StoppedByNNI:
         result = TrialResult(status="pruned", error="stopped by NNI (assessor or experiment stop)")
     result.extra.update(nni_parameter_id=parameter_id, nni_trial_job_id=job_id,
-                        nni_sequence_id=nni.get_sequence_id(), nni_params=params)
+                        nni_sequence_id=nni.get_sequence_id(), nni_params=params,
+                        torch_threads=torch.get_num_threads())
     store.finish_trial(store_id, result)
     if result.status != "complete":
         print(f"trial {result.status}: {result.error}", file=sys.stderr)

@@ -211,7 +211,8 @@ def build_experiment(spec: ExperimentSpec, ws: Workspace, db_url: str, *, trials
     spec_file.write_text(json.dumps(spec.to_dict(), indent=2))
     c.trial_command = shlex.join([
         sys.executable, str(TRIAL_SCRIPT), "--spec", str(spec_file), "--db", db_url,
-        "--workspace", str(ws.root), "--experiment", store_name])
+        "--workspace", str(ws.root), "--experiment", store_name,
+        "--concurrency", str(concurrency)])  # each trial takes its share of the cores
     c.trial_code_directory = str(TRIAL_SCRIPT.parent)
     c.trial_concurrency = concurrency
     c.max_trial_number = trials

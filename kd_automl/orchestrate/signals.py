@@ -90,13 +90,26 @@ def raise_held(caught: list[int]) -> None:
         raise Stopped(caught[0])
 
 
-def die_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
-    """Send this process SIGTERM when ``parent_pid`` is no longer its parent."""
-    with contextlib.suppress(Exception):  # Linux: the kernel signals us at once
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def die_with_parent(main_pid: int, poll_s: float = 1.0) -> None:
+    """Send this process SIGTERM when its parent, or the run's main process, is gone."""
+    with contextlib.suppress(Exception):  # Linux: the kernel signals us when the parent dies
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    parent = os.getppid()  # main itself, or the fork server that started us
+    if parent == 1 or not _alive(main_pid):  # already gone before we could ask
+        os.kill(os.getpid(), signal.SIGTERM)
 
     def watch() -> None:
-        while os.getppid() == parent_pid:
+        while os.getppid() == parent and _alive(main_pid):
             time.sleep(poll_s)
         os.kill(os.getpid(), signal.SIGTERM)
 
