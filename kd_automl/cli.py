@@ -70,6 +70,10 @@ def check(spec: Annotated[Path, typer.Argument(help="Experiment spec (YAML or JS
     s = load_spec(spec)
     console.print(f"[green]ok[/] {spec}: experiment {s.name!r}, method {s.method.name}, "
                   f"{len(s.search)} searched field(s): {', '.join(s.search) or 'none'}")
+    from kd_automl.search.strategy import notes
+
+    for line in notes(s):
+        console.print(f"note: {line}", highlight=False)
 
 
 def _run_optuna(spec_path: Path, trials: int, workspace, db, study, fresh, workers, gpus,
@@ -174,7 +178,7 @@ def _print_leaderboard(store, experiments: list[str] | None, top: int | None, fm
     if len(sizes) == 1 and None not in sizes:
         caption.append(f"student {next(iter(sizes)):,} params")
     title = ("Best trial of each experiment" if query.get("best_per_experiment")
-             else "Leaderboard")
+             else "Pareto front" if query.get("pareto") else "Leaderboard")
     table = Table(title=f"{title} (accuracy %; gain = test accuracy minus the student alone)",
                   caption=", ".join(caption) or None)
     show = {"experiment": many, "state": states, "method": len(methods) > 1,
@@ -225,6 +229,8 @@ def leaderboard_cmd(
     best_per_experiment: Annotated[bool, typer.Option(
         "--best-per-experiment", "-b",
         help="Cross-experiment view: rank the best trial of each experiment.")] = False,
+    pareto: Annotated[bool, typer.Option(
+        "--pareto", help="Only the Pareto front of each experiment's objectives.")] = False,
     top: Annotated[int | None, typer.Option(help="Show the best K trials.")] = None,
     format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
     out: Annotated[Path | None, typer.Option(
@@ -237,7 +243,7 @@ def leaderboard_cmd(
     _print_leaderboard(_read_store(workspace, db), experiment, top, format.value, out=out,
                        dataset=dataset, teacher=teacher, student=student, method=method,
                        backend=backend, states=states, sort=sort.value, reverse=reverse,
-                       best_per_experiment=best_per_experiment)
+                       best_per_experiment=best_per_experiment, pareto=pareto)
 
 
 @app.command()
@@ -355,6 +361,7 @@ def _add_subcommands() -> None:
 
     app.add_typer(nni_app, name="nni")
     import kd_automl.cli_reskd  # noqa: F401  (registers `kd-automl reskd`)
+    import kd_automl.cli_worker  # noqa: F401  (registers `kd-automl optuna worker`)
 
 
 _add_subcommands()
@@ -362,8 +369,11 @@ _add_subcommands()
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors print one message and exit 1, never a traceback."""
+    from kd_automl.cli_worker import rewrite_argv
+
     try:
-        app(args=argv, prog_name="kd-automl")
+        app(args=rewrite_argv(list(sys.argv[1:] if argv is None else argv)),
+            prog_name="kd-automl")
     except KDAutoMLError as err:
         err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
         sys.exit(1)

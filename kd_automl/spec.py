@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from kd_automl.errors import KDAutoMLError
 from kd_automl.search import default_point, edge_points, validate_space
@@ -67,13 +74,26 @@ class TrainSpec(_Strict):
     seed: int | None = None
 
 
+Metric = Literal["val_acc", "test_acc", "student_params", "student_flops",
+                 "student_latency_ms", "wall_time_s"]
+
+
 class ObjectiveSpec(_Strict):
-    metric: Literal["val_acc", "test_acc"] = "val_acc"
+    metric: Metric = "val_acc"
     direction: Literal["maximize", "minimize"] = "maximize"
 
 
-class PrunerSpec(_Strict):
-    name: Literal["median", "none"] = "median"
+class SamplerSpec(_Open):
+    """Optuna sampler; extra fields are its options (checked by kd_automl.search.strategy)."""
+
+    name: Literal["tpe", "random", "cmaes", "gp", "nsgaii", "qmc", "grid"] = "tpe"
+
+
+class PrunerSpec(_Open):
+    """Optuna pruner; epochs are its steps (hyperband, successive_halving: its resource)."""
+
+    name: Literal["median", "percentile", "successive_halving", "hyperband", "wilcoxon",
+                  "none"] = "median"
     startup_trials: int = Field(4, ge=0)
     warmup_epochs: int = Field(5, ge=0)
 
@@ -89,6 +109,8 @@ class ExperimentSpec(_Strict):
     train: TrainSpec = Field(default_factory=TrainSpec)
     teacher_train: TrainSpec | None = None
     objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
+    objectives: list[ObjectiveSpec] = Field(default_factory=list)  # several: multi-objective
+    sampler: SamplerSpec = Field(default_factory=SamplerSpec)
     pruner: PrunerSpec = Field(default_factory=PrunerSpec)
     seed: int = 0
     fuse: int = Field(1, ge=1)  # Optuna backend: trials trained together as one fused group
@@ -103,6 +125,26 @@ class ExperimentSpec(_Strict):
         except KDAutoMLError as err:
             raise ValueError(str(err)) from None
         return space
+
+    @model_validator(mode="after")
+    def _one_objective_list(self) -> ExperimentSpec:
+        metrics = [o.metric for o in self.objectives]
+        if len(set(metrics)) != len(metrics):
+            raise ValueError(f"objectives: a metric is listed twice ({', '.join(metrics)})")
+        if self.objectives:
+            if "objective" in self.model_fields_set and self.objective != self.objectives[0]:
+                raise ValueError("give 'objective' or 'objectives', not both")
+            self.objective = self.objectives[0]  # the store's and the leaderboard's first key
+        return self
+
+    @property
+    def goals(self) -> list[ObjectiveSpec]:
+        """The objectives, in order (one for a single-objective spec)."""
+        return list(self.objectives) or [self.objective]
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.goals) > 1
 
     @property
     def teacher_budget(self) -> TrainSpec:
@@ -140,6 +182,9 @@ def parse_spec(data: Any, source: str = "<spec>") -> ExperimentSpec:
     check_references(spec, source)
     if spec.search:
         _check_search(spec, source)
+    from kd_automl.search.strategy import check_strategy
+
+    check_strategy(spec, source)
     return spec
 
 

@@ -42,9 +42,11 @@ def note_of(fig: go.Figure) -> str:
 
 
 def objective(t: Trial) -> float | None:
-    """The value the experiment optimises (student val or test accuracy)."""
-    metric = t.experiment.objective_metric
-    return t.student_val_acc if metric == "val_acc" else t.student_test_acc
+    """The value the experiment optimises (its first objective: val or test accuracy, or
+    a recorded size or time)."""
+    from kd_automl.store.pareto import METRIC_ATTR
+
+    return getattr(t, METRIC_ATTR.get(t.experiment.objective_metric, "student_test_acc"))
 
 
 def maximize(t: Trial) -> bool:

@@ -27,7 +27,9 @@ class TrialResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def objective(self, metric: str) -> float | None:
-        return {"val_acc": self.student_val_acc, "test_acc": self.student_test_acc}[metric]
+        """The value of an objective metric (``val_acc``, ``test_acc`` or a field name)."""
+        v = {"val_acc": self.student_val_acc, "test_acc": self.student_test_acc}.get(metric)
+        return v if metric in ("val_acc", "test_acc") else getattr(self, metric)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

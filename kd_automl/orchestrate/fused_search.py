@@ -74,7 +74,7 @@ def run_fused(study: optuna.Study, spec: ExperimentSpec, store: Store, experimen
             except KDAutoMLError as err:  # the sampled point is not a valid spec
                 on_done(number, TrialResult(status="failed", error=str(err)))
                 continue
-            return number, trial_spec, OptunaReporter(asked.trial, spec.objective.metric)
+            return number, trial_spec, OptunaReporter.for_spec(asked.trial, spec)
         return None
 
     def on_done(number: int, result: TrialResult) -> None:

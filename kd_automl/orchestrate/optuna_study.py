@@ -29,6 +29,7 @@ from kd_automl.orchestrate.heartbeat import Heartbeat, heartbeat_for, heartbeat_
 from kd_automl.orchestrate.threads import set_trial_threads
 from kd_automl.orchestrate.work_queue import WorkQueue, finished_count
 from kd_automl.search import suggest_params
+from kd_automl.search.strategy import build_pruner, build_sampler, notes
 from kd_automl.spec import ExperimentSpec, apply_params, load_spec
 from kd_automl.store import Store
 from kd_automl.workspace import Workspace
@@ -36,6 +37,7 @@ from kd_automl.workspace import Workspace
 log = logging.getLogger(__name__)
 
 TrialCallback = Callable[["TrialEvent"], None]
+TARGET_ATTR = "kd_automl_target"  # finished trials the running study is asked for
 
 
 @dataclass
@@ -58,16 +60,22 @@ class StudySummary:
     best_value: float | None
     best_params: dict[str, Any] | None
     lost_workers: list[str] = field(default_factory=list)  # workers that died mid-run
+    pareto_size: int | None = None  # multi-objective: trials on the Pareto front
 
 
 class OptunaReporter:
-    """Reports each epoch's objective to an Optuna trial; prunes when the pruner says so."""
+    """Reports each epoch's objective to an Optuna trial; prunes when the pruner says so.
+    ``metric=None`` (a multi-objective study, which Optuna cannot prune) reports nothing."""
 
-    def __init__(self, trial: optuna.Trial, metric: str):
+    def __init__(self, trial: optuna.Trial, metric: str | None):
         self.trial, self.metric = trial, metric
 
+    @classmethod
+    def for_spec(cls, trial: optuna.Trial, spec: ExperimentSpec) -> OptunaReporter:
+        return cls(trial, None if spec.multi_objective else spec.objective.metric)
+
     def report_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
-        if self.metric in metrics:
+        if self.metric is not None and self.metric in metrics:
             self.trial.report(metrics[self.metric], epoch)
             if self.trial.should_prune():
                 raise TrialPruned(f"pruned at epoch {epoch}")
@@ -77,10 +85,7 @@ class OptunaReporter:
 
 
 def _pruner(spec: ExperimentSpec) -> optuna.pruners.BasePruner:
-    if spec.pruner.name == "none":
-        return optuna.pruners.NopPruner()
-    return optuna.pruners.MedianPruner(n_startup_trials=spec.pruner.startup_trials,
-                                       n_warmup_steps=spec.pruner.warmup_epochs)
+    return build_pruner(spec)
 
 
 def _storage(url: str, store_url: str | None = None) -> optuna.storages.RDBStorage:
@@ -114,11 +119,10 @@ def sampler_seed(spec_seed: int, worker: int, n_trials: int) -> int:
     return int(np.random.SeedSequence([spec_seed, worker, n_trials]).generate_state(1)[0])
 
 
-def _sampler(seed: int) -> optuna.samplers.BaseSampler:
-    # constant_liar: running trials count as bad points, so parallel workers spread out
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+def _sampler(seed: int, spec: ExperimentSpec) -> optuna.samplers.BaseSampler:
+    """The spec's sampler (default TPE with constant_liar: running trials count as bad
+    points, so parallel workers spread out), seeded."""
+    return build_sampler(spec, seed)
 
 
 def _identity(spec_data: dict) -> dict:
@@ -132,11 +136,12 @@ def _load_study(spec: ExperimentSpec, study_name: str, storage_url: str, *,
     """Create or load the study; its sampler is seeded per worker and per run (``n_trials``:
     the study's trial count when the run began, default: now)."""
     study = optuna.create_study(study_name=study_name, storage=_storage(storage_url, store_url),
-                                pruner=_pruner(spec), direction=spec.objective.direction,
+                                pruner=_pruner(spec),
+                                directions=[g.direction for g in spec.goals],
                                 load_if_exists=True)
     if n_trials is None:
         n_trials = len(study.get_trials(deepcopy=False))
-    study.sampler = _sampler(sampler_seed(spec.seed, worker, n_trials))
+    study.sampler = _sampler(sampler_seed(spec.seed, worker, n_trials), spec)
     old = study.user_attrs.get("kd_automl_spec")
     if old is None:
         study.set_user_attr("kd_automl_spec", spec.to_dict())
@@ -221,7 +226,8 @@ def end_trial(study: optuna.Study, spec: ExperimentSpec, store: Store, asked: As
             trial = asked.trial
             if result.status == "complete":
                 trial.set_user_attr("student_test_acc", result.student_test_acc)
-                study.tell(trial, result.objective(spec.objective.metric))
+                values = [result.objective(g.metric) for g in spec.goals]
+                study.tell(trial, values if spec.multi_objective else values[0])
             else:
                 if result.status == "failed":  # failed on its own: counts as finished
                     trial.set_user_attr("fail_reason", (result.error or "failed")[:2000])
@@ -264,7 +270,7 @@ def _one_trial(study: optuna.Study, spec: ExperimentSpec, store: Store, experime
         try:
             trial_spec = apply_params(spec, asked.params, source=f"trial {asked.trial.number}")
             result = run_trial(trial_spec, workspace,
-                               OptunaReporter(asked.trial, spec.objective.metric))
+                               OptunaReporter.for_spec(asked.trial, spec))
         except KDAutoMLError as err:  # the sampled point is not a valid spec
             result = TrialResult(status="failed", error=str(err))
     except BaseException:
@@ -300,9 +306,12 @@ def _trial_loop(study: optuna.Study, spec: ExperimentSpec, store: Store, experim
 
 
 def work_queue(study: optuna.Study, ws: Workspace, target: int) -> WorkQueue:
-    """The queue every process of one study shares (a lock file in the workspace)."""
+    """The queue every process of one study shares: a lock file in the workspace, or on
+    PostgreSQL an advisory lock (so workers on other machines share it too)."""
+    from kd_automl.orchestrate.db_lock import shared_lock
+
     return WorkQueue(study, target, ws.root / "locks" / f"{study.study_name}.lock",
-                     reap=reap_stale)
+                     reap=reap_stale, lock=shared_lock(study))
 
 
 def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
@@ -349,6 +358,9 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
         exp_id = store.experiment(spec, "optuna", name=study_name, study_name=study_name)
         reap_stale(study)  # trials left RUNNING by a run that died
         before, first = finished_count(study), len(study.get_trials(deepcopy=False))
+        study.set_user_attr(TARGET_ATTR, before + n_trials)  # for `optuna worker` to join
+        for line in notes(spec):
+            log.warning("%s", line)
         lost: list[str] = []
         try:
             set_trial_threads(1, threads)
@@ -368,11 +380,12 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
             raise
     study = optuna.load_study(study_name=study_name, storage=_storage(storage_url))
     done = [t for t in study.trials if t.state == TrialState.COMPLETE]
-    best = study.best_trial if done else None
+    best = study.best_trial if done and not spec.multi_objective else None
     store.dispose()
     return StudySummary(study_name, study_name, storage_url, db_url,
                         finished_count(study) - before, best.value if best else None,
-                        best.params if best else None, lost)
+                        best.params if best else None, lost,
+                        len(study.best_trials) if done and spec.multi_objective else None)
 
 
 def _kept(study: optuna.Study, before: int, first: int, db_url: str,

@@ -32,14 +32,17 @@ class WorkQueue:
     ``claim()`` holds a file lock (one per study, across processes) from the
     moment it grants a trial until that trial exists in the study: pass the
     queue to ``begin_trial``, which calls :meth:`asked` right after ``ask()``.
-    A process may hold several claims at once (a fused group).
+    A process may hold several claims at once (a fused group). ``lock``: an object with
+    ``acquire()``/``release()`` used instead of the file (workers on several machines).
     """
 
     def __init__(self, study: optuna.Study, target: int, lock_path: Path | None = None,
-                 reap: Callable[[optuna.Study], object] | None = None, poll_s: float = 1.0):
+                 reap: Callable[[optuna.Study], object] | None = None, poll_s: float = 1.0,
+                 lock=None):
         self.study, self.target, self.reap, self.poll_s = study, target, reap, poll_s
-        self.lock_path = lock_path
+        self.lock_path, self.lock = lock_path, lock
         self._fd = None
+        self._held = False
         self._pending = 0
 
     def claim(self, wait: bool = True) -> bool:
@@ -73,6 +76,11 @@ class WorkQueue:
         return max(0, self.target - finished_count(self.study))
 
     def _lock(self) -> None:
+        if self.lock is not None:
+            if not self._held:
+                self.lock.acquire()
+                self._held = True
+            return
         if self.lock_path is None or self._fd is not None:
             return
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +88,9 @@ class WorkQueue:
         fcntl.flock(self._fd, fcntl.LOCK_EX)
 
     def _unlock_if_idle(self) -> None:
+        if self._held and self._pending == 0:
+            self._held = False
+            self.lock.release()
         if self._fd is not None and self._pending == 0:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             self._fd.close()

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from kd_automl.store.models import Trial
+from kd_automl.store.pareto import METRIC_ATTR, goals_of, non_dominated
 from kd_automl.store.store import Store
 
 
@@ -33,6 +34,7 @@ class Row:
     gain: float | None = None  # student_test_acc minus the student trained alone
     student_params: int | None = None
     student_flops: int | None = None
+    student_latency_ms: float | None = None
     state: str = "complete"
     dataset: str = ""
     teacher: str | None = None
@@ -82,8 +84,7 @@ def trial_method(t: Trial) -> str:
 
 
 def _objective(t: Trial) -> float | None:
-    return t.student_val_acc if t.experiment.objective_metric == "val_acc" \
-        else t.student_test_acc
+    return getattr(t, METRIC_ATTR.get(t.experiment.objective_metric, "student_test_acc"))
 
 
 def _matches(value: str | None, wanted: Iterable[str] | None, exact: bool) -> bool:
@@ -107,7 +108,8 @@ def _row(t: Trial, base: dict[int, float]) -> Row:
                method=trial_method(t), params=t.params or {}, student_val_acc=t.student_val_acc,
                student_test_acc=t.student_test_acc, teacher_test_acc=t.teacher_test_acc,
                gap=t.gap, gain=gain, student_params=t.student_params,
-               student_flops=t.student_flops, state=t.state, dataset=e.dataset,
+               student_flops=t.student_flops, student_latency_ms=t.student_latency_ms,
+               state=t.state, dataset=e.dataset,
                teacher=e.teacher, student=e.student, objective=_objective(t),
                wall_time_s=t.wall_time_s, error=t.error, trial_id=t.id)
 
@@ -139,7 +141,7 @@ def leaderboard(store: Store, experiments: list[str] | None = None, top: int | N
                 backend: str | Iterable[str] | None = None,
                 states: str | Iterable[str] | None = ("complete",),
                 sort: str = "objective", reverse: bool = False,
-                best_per_experiment: bool = False,
+                best_per_experiment: bool = False, pareto: bool = False,
                 trials: list[Trial] | None = None) -> list[Row]:
     """Search trials of ``experiments`` (all when None), ranked, best first.
 
@@ -151,7 +153,9 @@ def leaderboard(store: Store, experiments: list[str] | None = None, top: int | N
     gain rank high first, gap/params/flops/time low first; ``reverse`` flips that; trials
     without the value come last either way).
     ``best_per_experiment`` keeps the best trial (by objective) of each experiment: the
-    cross-experiment view. ``trials`` reuses rows already loaded from ``store``.
+    cross-experiment view. ``pareto`` keeps the Pareto front of each experiment's
+    objectives (its ``objectives``, else its one objective; rows missing a value drop out).
+    ``trials`` reuses rows already loaded from ``store``.
     """
     exps = [e for e in store.experiments(experiments)
             if _matches(e.dataset, _as_list(dataset), True)
@@ -170,6 +174,8 @@ def leaderboard(store: Store, experiments: list[str] | None = None, top: int | N
             and _matches(t.state, wanted_states, True)
             and _matches(trial_method(t), _as_list(method), True)]
     directions = {(e.name, e.backend): e.direction != "minimize" for e in exps}
+    if pareto:
+        rows = _pareto(rows, exps)
     if best_per_experiment:
         best: dict[tuple[str, str], Row] = {}
         by_objective = _sort_key("objective", False, directions)
@@ -181,6 +187,25 @@ def leaderboard(store: Store, experiments: list[str] | None = None, top: int | N
     for i, r in enumerate(rows, start=1):
         r.rank = i
     return rows
+
+
+def _pareto(rows: list[Row], exps: list) -> list[Row]:
+    goals = {(e.name, e.backend): goals_of(e.spec, e.objective_metric, e.direction)
+             for e in exps}
+    by_exp: dict[tuple[str, str], list[Row]] = {}
+    for r in rows:
+        by_exp.setdefault((r.experiment, r.backend), []).append(r)
+    out = []
+    for key, rs in by_exp.items():
+        attrs = [a for a, _ in goals[key]]
+        rs = [r for r in rs if all(_number(getattr(r, a)) for a in attrs)]
+        points = [[float(getattr(r, a)) for a in attrs] for r in rs]
+        out += [rs[i] for i in non_dominated(points, [up for _, up in goals[key]])]
+    return out
+
+
+def _number(v: Any) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
 
 
 def rows_to_csv(rows: list[Row]) -> str:

@@ -1,0 +1,89 @@
+"""Join a running Optuna study from another process or machine (``kd-automl optuna worker``).
+
+The worker takes trials from the same work queue as the study's own processes (on
+PostgreSQL an advisory lock shared by every machine), beats for its trials (a lost
+worker's trial is failed and retried once) and stops on Ctrl-C, SIGTERM or SIGHUP
+with its running trials stored as interrupted. It runs until the study holds the
+number of finished trials its last ``kd-automl optuna`` run asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+
+from kd_automl.errors import KDAutoMLError
+from kd_automl.orchestrate import signals
+from kd_automl.orchestrate.heartbeat import heartbeat_for, reap_stale
+from kd_automl.orchestrate.threads import set_trial_threads
+from kd_automl.orchestrate.work_queue import finished_count
+from kd_automl.spec import ExperimentSpec, load_spec
+from kd_automl.store import Store
+from kd_automl.workspace import Workspace
+
+
+@dataclass
+class WorkerSummary:
+    study_name: str
+    trials_run: int  # trials this worker finished
+    finished: int  # finished trials in the study now
+    target: int
+
+
+def worker_index() -> int:
+    """A sampler-seed index for this host and process (distinct from local workers 0..N)."""
+    return 1000 + zlib.crc32(f"{socket.gethostname()}:{os.getpid()}".encode()) % 1_000_000
+
+
+def join_study(spec: ExperimentSpec | str | Path, study_name: str, *, db: str,
+               storage: str | None = None, workspace: str | Path | None = None,
+               threads: int | None = None, index: int | None = None,
+               on_trial=None) -> WorkerSummary:
+    """Run trials of the existing study ``study_name`` (in ``storage``, default ``db``)
+    until it holds the finished trials its run asked for."""
+    from kd_automl.orchestrate.optuna_study import (
+        TARGET_ATTR,
+        _load_study,
+        _storage,
+        _trial_loop,
+        work_queue,
+    )
+
+    if not isinstance(spec, ExperimentSpec):
+        spec = load_spec(spec)
+    storage_url = storage or db
+    try:
+        existing = optuna.load_study(study_name=study_name, storage=_storage(storage_url))
+    except KeyError:
+        raise KDAutoMLError(f"no study {study_name!r} in {storage_url}; start it with "
+                            f"`kd-automl optuna SPEC --study {study_name} --db ...`") from None
+    target = existing.user_attrs.get(TARGET_ATTR)
+    if target is None:
+        raise KDAutoMLError(f"study {study_name!r} was not started by kd-automl optuna "
+                            "(it has no trial target to work towards)")
+    ws = Workspace.resolve(workspace)
+    store = Store(db)
+    ran = [0]
+
+    def count(event) -> None:
+        ran[0] += 1
+        if on_trial:
+            on_trial(event)
+
+    try:
+        with signals.handled():
+            study = _load_study(spec, study_name, storage_url, store_url=db,
+                                worker=worker_index() if index is None else index)
+            exp_id = store.experiment(spec, "optuna", name=study_name, study_name=study_name)
+            reap_stale(study)
+            set_trial_threads(1, threads)
+            _trial_loop(study, spec, store, exp_id, ws, work_queue(study, ws, int(target)),
+                        heartbeat_for(study), count, spec.fuse)
+            return WorkerSummary(study_name, ran[0], finished_count(study), int(target))
+    finally:
+        store.dispose()
