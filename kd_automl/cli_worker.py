@@ -21,6 +21,8 @@ def optuna_worker(
     storage: Annotated[str | None, typer.Option(
         help="Optuna storage URL, when not the store's database.")] = None,
     threads: Annotated[int | None, typer.Option(help="Torch threads per trial.")] = None,
+    wait: Annotated[float, typer.Option(
+        help="Seconds to wait for the study to be started (0: it must exist).")] = 0,
     workspace: Workspace_ = None, verbose: Verbose = False,
 ) -> None:
     """Join a running Optuna study: take trials from its queue until it has its trials."""
@@ -36,7 +38,7 @@ def optuna_worker(
 
     try:
         summary = join_study(spec, study, db=db, storage=storage, workspace=workspace,
-                             threads=threads, on_trial=line)
+                             threads=threads, wait_s=wait, on_trial=line)
     except KeyboardInterrupt as err:
         err_console.print("stopped; this worker's running trials are stored as interrupted",
                           highlight=False)

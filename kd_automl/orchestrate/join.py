@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,32 +41,49 @@ def worker_index() -> int:
     return 1000 + zlib.crc32(f"{socket.gethostname()}:{os.getpid()}".encode()) % 1_000_000
 
 
+def _wait_for_target(study_name: str, storage_url: str, wait_s: float) -> int:
+    from kd_automl.orchestrate.optuna_study import TARGET_ATTR as attr
+    from kd_automl.orchestrate.optuna_study import _storage
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            storage = _storage(storage_url)  # a new database: the main run may be creating it
+        except KDAutoMLError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(1.0)
+            continue
+        try:
+            study = optuna.load_study(study_name=study_name, storage=storage)
+            target = study.user_attrs.get(attr)
+            missing = None if target is not None else (
+                f"study {study_name!r} was not started by kd-automl optuna (it has no trial "
+                "target to work towards)")
+        except KeyError:
+            missing = (f"no study {study_name!r} in this database; start it with "
+                       f"`kd-automl optuna SPEC --study {study_name} --db ...`")
+        past = time.monotonic() >= deadline
+        if missing is None and (past or finished_count(study) < int(target)):
+            return int(target)  # work to do (or waited long enough: nothing is left)
+        if past:
+            raise KDAutoMLError(missing)
+        time.sleep(1.0)
+
+
 def join_study(spec: ExperimentSpec | str | Path, study_name: str, *, db: str,
                storage: str | None = None, workspace: str | Path | None = None,
-               threads: int | None = None, index: int | None = None,
+               threads: int | None = None, index: int | None = None, wait_s: float = 0,
                on_trial=None) -> WorkerSummary:
     """Run trials of the existing study ``study_name`` (in ``storage``, default ``db``)
-    until it holds the finished trials its run asked for."""
-    from kd_automl.orchestrate.optuna_study import (
-        TARGET_ATTR,
-        _load_study,
-        _storage,
-        _trial_loop,
-        work_queue,
-    )
+    until it holds the finished trials its run asked for; ``wait_s``: how long to wait
+    for the study to be started (workers may start before the main run)."""
+    from kd_automl.orchestrate.optuna_study import _load_study, _trial_loop, work_queue
 
     if not isinstance(spec, ExperimentSpec):
         spec = load_spec(spec)
     storage_url = storage or db
-    try:
-        existing = optuna.load_study(study_name=study_name, storage=_storage(storage_url))
-    except KeyError:
-        raise KDAutoMLError(f"no study {study_name!r} in {storage_url}; start it with "
-                            f"`kd-automl optuna SPEC --study {study_name} --db ...`") from None
-    target = existing.user_attrs.get(TARGET_ATTR)
-    if target is None:
-        raise KDAutoMLError(f"study {study_name!r} was not started by kd-automl optuna "
-                            "(it has no trial target to work towards)")
+    target = _wait_for_target(study_name, storage_url, wait_s)
     ws = Workspace.resolve(workspace)
     store = Store(db)
     ran = [0]
