@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer.main
 import yaml
 
 from kd_automl.cli import app, main
@@ -119,10 +120,17 @@ def test_command_help_exits_0(path):
     assert "Usage" in proc.stdout
 
 
-def test_dashboard_is_published_on_localhost_only():
+def test_dashboard_is_published_on_localhost_only_and_has_its_token():
     dashboard = yaml.safe_load(COMPOSE.read_text())["services"]["dashboard"]
     assert dashboard["ports"] and all(
         str(p).startswith("127.0.0.1:") for p in dashboard["ports"])
+    params = {opt: p for p in typer.main.get_command(app).commands["dashboard"].params
+              for opt in p.opts}
+    if "--token" in params:  # the dashboard can ask for a token: the compose file gives one
+        env = params["--token"].envvar
+        assert "--token" in COMMANDS["dashboard"] or (
+            f"{env}_FILE" in dashboard["environment"]
+            and f'{env}="$(cat "${env}_FILE")"' in (ROOT / "docker" / "entrypoint.sh").read_text())
 
 
 def test_gpu_services_started_together_each_reserve_their_own_gpu():
