@@ -19,6 +19,7 @@ from kd_automl.analysis.curves import learning_curves, loss_terms, pick_for_curv
 from kd_automl.analysis.history import optimization_history
 from kd_automl.analysis.importance import importances, param_importance
 from kd_automl.analysis.methods import method_comparison
+from kd_automl.analysis.objectives import objective_front
 from kd_automl.analysis.params import parallel_coordinates, slice_plot
 from kd_automl.analysis.temperature import temperature_alpha
 from kd_automl.analysis.tradeoff import accuracy_vs_size, gap_and_gain, pareto_front
@@ -50,6 +51,7 @@ def figure_set(trials: Sequence[Trial], curve_trials: Sequence[Trial] | None = N
         ("gap_gain", gap_and_gain(trials)),
         ("pareto_params", accuracy_vs_size(trials, "student_params")),
         ("pareto_flops", accuracy_vs_size(trials, "student_flops")),
+        ("objective_front", objective_front(trials)),
         ("methods", method_comparison(trials)),
     ]
 

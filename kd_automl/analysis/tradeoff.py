@@ -75,6 +75,18 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, flo
     return front
 
 
+def fixed_size(trials: Sequence[Trial], size: str = "student_params") -> str | None:
+    """Why there is no size trade-off to draw (one line), or None when the student's size
+    varies among ``trials`` (within an experiment, or between the experiments shown)."""
+    sizes = {getattr(t, size) for t in trials}
+    if len(sizes) > 1:
+        return None
+    many = len({t.experiment_id for t in trials}) > 1
+    return (f"the student's size is fixed{' (the same in every experiment)' if many else ''}: "
+            f"{next(iter(sizes)):,} {_SIZES[size].removeprefix('student ')}; search a size "
+            "field (student.width, ...) to see accuracy against size")
+
+
 def accuracy_vs_size(trials: Sequence[Trial], size: str = "student_params",
                      max_points: int = MAX_POINTS) -> go.Figure:
     """Student test accuracy against student size (params or FLOPs), with the Pareto front."""
@@ -86,6 +98,9 @@ def accuracy_vs_size(trials: Sequence[Trial], size: str = "student_params",
             if t.student_test_acc is not None and getattr(t, size)]
     if not done:
         return empty_figure(title, f"no completed trials with {what} recorded")
+    fixed = fixed_size(done, size)
+    if fixed:
+        return empty_figure(title, fixed)
     front = pareto_front([(float(getattr(t, size)), t.student_test_acc) for t in done])
     shown, note = sample(done, max_points, key=_test_acc)
     fig = go.Figure()
