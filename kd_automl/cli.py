@@ -280,9 +280,14 @@ def report(
 def dashboard(
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8050,
     host: Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine "
-                                      "only).")] = "127.0.0.1",
+                                      "only); requests must name it (or localhost) as "
+                                      "their Host.")] = "127.0.0.1",
     refresh: Annotated[float, typer.Option(help="Seconds between refreshes while a "
                                            "search runs.")] = 5.0,
+    token: Annotated[str | None, typer.Option(
+        envvar="KD_AUTOML_DASHBOARD_TOKEN", show_envvar=True,
+        help="Require this token of every request (the printed URL carries it once, then a "
+        "cookie); the environment variable keeps it off the command line.")] = None,
     workspace: Workspace_ = None, db: Db = None, verbose: Verbose = False,
 ) -> None:
     """Serve the read-only web dashboard: experiments, leaderboard, trials, figures."""
@@ -291,8 +296,12 @@ def dashboard(
 
     _setup_logging(verbose)
     url = db or Workspace.locate(workspace).db_url  # never creates the workspace: read-only
-    serve(url, host=host, port=port, refresh_s=refresh,
-          on_ready=lambda u: console.print(f"dashboard on [bold]{u}[/] (Ctrl+C to stop)"))
+
+    def ready(u: str) -> None:
+        console.print(f"dashboard on [bold]{u}[/] (Ctrl+C to stop)", soft_wrap=True)
+        sys.stdout.flush()  # the URL shows even when stdout is a pipe
+
+    serve(url, host=host, port=port, refresh_s=refresh, token=token, on_ready=ready)
 
 
 @app.command()

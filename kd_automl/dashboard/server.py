@@ -10,10 +10,12 @@ import logging
 import socket
 import threading
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from kd_automl.dashboard.app import create_app
+from kd_automl.dashboard.guard import RequestGuard, allowed_hosts, guard_callbacks
 from kd_automl.errors import KDAutoMLError
 from kd_automl.store.readonly import check_readable
 from kd_automl.store.store import Store
@@ -25,7 +27,7 @@ class DashboardServer:
     """The dashboard of database ``url`` on ``host:port`` (``port=0``: any free port)."""
 
     def __init__(self, url: str, host: str = "127.0.0.1", port: int = 8050,
-                 refresh_s: float = 5.0):
+                 refresh_s: float = 5.0, token: str | None = None):
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         _check_port(host, port)
         store = Store.open_read_only(url)
@@ -35,20 +37,28 @@ class DashboardServer:
             store.dispose()
             raise
         self.app = create_app(store, refresh_s=refresh_s)
+        guard_callbacks(self.app)
         try:
-            self._server: BaseWSGIServer = make_server(host, port, self.app.server,
-                                                       threaded=True)
+            self._server: BaseWSGIServer = make_server(
+                host, port, lambda env, start: self._guard(env, start), threaded=True)
         except (OSError, SystemExit):  # werkzeug exits when the port is taken
             store.dispose()
             raise _port_error(host, port, "in use") from None
-        self.store = store
+        self.store, self.token = store, token or None
         self.host, self.port = host, self._server.server_port
+        self._guard = RequestGuard(self.app.server, allowed_hosts(host, self.port),
+                                   self.token, self.port)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         return f"http://{host}:{self.port}/"
+
+    @property
+    def login_url(self) -> str:
+        """The URL to open: with ``?token=`` when the dashboard has a token."""
+        return f"{self.url}?{urlencode({'token': self.token})}" if self.token else self.url
 
     def serve_forever(self) -> None:
         try:
@@ -97,11 +107,11 @@ def _check_port(host: str, port: int) -> None:
 
 
 def serve(url: str, host: str = "127.0.0.1", port: int = 8050, refresh_s: float = 5.0,
-          on_ready: Callable[[str], None] | None = None) -> None:
+          on_ready: Callable[[str], None] | None = None, token: str | None = None) -> None:
     """Serve the dashboard of ``url`` until interrupted."""
-    server = DashboardServer(url, host, port, refresh_s)
+    server = DashboardServer(url, host, port, refresh_s, token=token)
     if on_ready:
-        on_ready(server.url)
+        on_ready(server.login_url)
     log.info("dashboard on %s", server.url)
     try:
         server.serve_forever()
