@@ -8,7 +8,9 @@ Every NNI call of kd-automl lives here and in ``trials/nni_trial.py``, so NNI
 
 The web UI is guarded: the Node.js manager is preloaded with ``nni_guard.js``,
 which binds it to 127.0.0.1 (``host`` to change) and answers a bare 404 to
-every request outside an unguessable URL prefix, printed once at launch.
+every request outside an unguessable URL prefix, printed once at launch and
+kept off every command line and out of every file other users can read
+(``nni_private.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 
 from kd_automl.errors import KDAutoMLError
 from kd_automl.orchestrate.gpus import visible_gpus
+from kd_automl.orchestrate.nni_private import make_private, private_launch
 from kd_automl.spec import ExperimentSpec
 from kd_automl.workspace import Workspace
 
@@ -73,6 +76,7 @@ def nni_home(ws: Workspace) -> Path:
 def _prepare_env(ws: Workspace, host: str = "127.0.0.1", prefix: str = "") -> None:
     """Point NNI at the workspace and preload the guard; must run before NNI is imported."""
     home = nni_home(ws)
+    make_private(home)  # it holds the prefix (registry, logs): this user's alone
     os.environ["HOME"] = str(home)
     os.environ["NNI_CONFIG_DIR"] = str(home / "config")
     os.environ["KD_AUTOML_NNI_HOST"] = host
@@ -268,16 +272,19 @@ def _launch(exp, ws: Workspace, port: int, host: str, prefix: str, store_name: s
     _save_secret(ws, exp.id, {"prefix": prefix, "port": port, "host": host,
                               "store_name": store_name})
     try:
-        if action == "view":
-            exp.view(port=port, non_blocking=True)
-        else:
-            if action == "resume":
-                exp.load_checkpoint()
-                exp._action = "resume"  # NNI's own resume() has no detached mode
-            exp.start(port, debug=False, run_mode=RunMode.Detach)
+        with private_launch():  # the prefix reaches NNI's manager by environment only
+            if action == "view":
+                exp.view(port=port, non_blocking=True)
+            else:
+                if action == "resume":
+                    exp.load_checkpoint()
+                    exp._action = "resume"  # NNI's own resume() has no detached mode
+                exp.start(port, debug=False, run_mode=RunMode.Detach)
     except Exception as err:
         raise KDAutoMLError(f"NNI failed to {action} experiment {exp.id}: "
                             f"{type(err).__name__}: {err}") from None
+    finally:
+        make_private(nni_home(ws))
     return Launch(exp.id, port, host, prefix, store_name, exp)
 
 

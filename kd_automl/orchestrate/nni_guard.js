@@ -4,12 +4,24 @@
 //    loaded machine misses while Python imports NNI's tuner (the experiment then ends in ERROR).
 // 2. Every HTTP request and websocket upgrade outside the secret URL prefix gets a bare 404:
 //    NNI 3.0's own 404 page names the prefix ("Outside prefix ..."), which would leak it.
+// 4. The prefix comes from the environment (KD_AUTOML_NNI_PREFIX, readable by this user only),
+//    never from the command line that every local user can read in /proc: kd-automl starts
+//    NNI's manager without --url-prefix and the guard hands it to NNI's own argument parser.
+//    Files are created private (umask 077).
 'use strict';
 const net = require('net');
 const http = require('http');
+const path = require('path');
 
 const host = process.env.KD_AUTOML_NNI_HOST || '127.0.0.1';
 const prefix = (process.env.KD_AUTOML_NNI_PREFIX || '').replace(/^\/+|\/+$/g, '');
+
+process.umask(0o077);
+const isManager = /nni_node[\\/]main\.js$/.test(path.resolve(process.argv[1] || ''));
+if (prefix && isManager) {
+  if (!process.argv.includes('--url-prefix')) process.argv.push('--url-prefix', prefix);
+  delete process.env.KD_AUTOML_NNI_PREFIX; // the tuner and the trials have no use for it
+}
 
 const listen = net.Server.prototype.listen;
 net.Server.prototype.listen = function (...args) {

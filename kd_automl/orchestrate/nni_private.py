@@ -1,0 +1,52 @@
+"""Keeping NNI's secret URL prefix to its user.
+
+NNI puts ``--url-prefix`` on its Node.js manager's command line (readable by every local
+user in ``/proc/*/cmdline``) and writes it into logs and its registry. kd-automl starts the
+manager without it: the preloaded guard (``nni_guard.js``) reads the prefix from the inherited
+environment and hands it to NNI inside the process. NNI's processes run with umask 077, and
+NNI's home is made private (folders 0700, files without group/other access).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def make_private(home: Path) -> None:
+    """``home`` and everything in it: folders 0700, files with no group/other access."""
+    for path in [home, *home.rglob("*")]:
+        try:
+            if path.is_symlink():
+                continue
+            mode = stat.S_IMODE(path.stat().st_mode)
+            private = 0o700 if path.is_dir() else mode & 0o700
+            if mode != private:
+                path.chmod(private)
+        except OSError:  # a file NNI removed meanwhile, or one that is not ours
+            continue
+
+
+@contextmanager
+def private_launch() -> Iterator[None]:
+    """While NNI starts its manager: umask 077, and no ``--url-prefix`` on its command line."""
+    from nni.experiment import launcher
+
+    original = launcher._start_rest_server
+
+    def start(args, run_mode):
+        hidden = copy.copy(args)
+        hidden.url_prefix = None  # the guard passes it on from KD_AUTOML_NNI_PREFIX
+        return original(hidden, run_mode)
+
+    old_umask = os.umask(0o077)
+    launcher._start_rest_server = start
+    try:
+        yield
+    finally:
+        launcher._start_rest_server = original
+        os.umask(old_umask)
