@@ -121,6 +121,25 @@ def test_results_of_a_read_only_workspace_can_be_read(workspace, tmp_path):
     assert sorted(p.name for p in workspace.iterdir()) == ["kd_automl.db"]
 
 
+def test_an_old_schema_on_read_only_storage_is_one_clear_line(tmp_path):
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from kd_automl.store.db import alembic_config
+
+    ws = tmp_path / "old"
+    ws.mkdir()
+    engine = create_engine(f"sqlite:///{ws / 'kd_automl.db'}")
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    engine.dispose()
+    proc = kd("leaderboard", "-w", str(ws), prefix=_ro_prefix(ws))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "older schema" in proc.stderr and "write access" in proc.stderr
+
+
 def test_a_read_only_database_being_written_elsewhere_is_read_live(workspace):
     """The -wal and -shm files exist (a writer holds the database open): reads see its data."""
     writer = sqlite3.connect(workspace / "kd_automl.db")

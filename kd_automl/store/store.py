@@ -212,7 +212,13 @@ class Store:
         engine = read_only_engine(url)
         if missing_tables(engine) or not schema_is_current(engine):
             engine.dispose()
-            return cls(url)
+            try:
+                return cls(url)
+            except (KDAutoMLError, OSError) as err:
+                raise KDAutoMLError(f"database {url} has no kd-automl tables or an older "
+                                    f"schema, and upgrading it needs write access ({err}); "
+                                    "run any kd-automl search on it once where it can be "
+                                    "written") from None
         store = cls.__new__(cls)
         store.url, store.engine = url, engine
         store._sessions = sessionmaker(engine, expire_on_commit=False)
