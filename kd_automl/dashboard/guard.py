@@ -106,7 +106,6 @@ def guard_callbacks(app: Dash) -> None:
         try:
             return dispatch(*args, **kwargs)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
-            log.debug("callback request failed", exc_info=True)
             return _bad_request(f"{type(err).__name__}: {err}")
 
     server.view_functions[endpoint] = guarded
