@@ -25,7 +25,13 @@ from kd_automl.data import ensure_available
 from kd_automl.engine import TrialResult, run_trial
 from kd_automl.errors import KDAutoMLError, TrialPruned
 from kd_automl.orchestrate import signals
-from kd_automl.orchestrate.heartbeat import Heartbeat, heartbeat_for, heartbeat_kwargs, reap_stale
+from kd_automl.orchestrate.heartbeat import (
+    Heartbeat,
+    heartbeat_for,
+    heartbeat_kwargs,
+    interval_s,
+    reap_stale,
+)
 from kd_automl.orchestrate.threads import set_trial_threads
 from kd_automl.orchestrate.work_queue import WorkQueue, finished_count
 from kd_automl.search import suggest_params
@@ -77,11 +83,21 @@ class OptunaReporter:
     def report_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         if self.metric is not None and self.metric in metrics:
             self.trial.report(metrics[self.metric], epoch)
-            if self.trial.should_prune():
+            if _may_prune(self.trial.study.pruner, epoch) and self.trial.should_prune():
                 raise TrialPruned(f"pruned at epoch {epoch}")
 
     def report_final(self, result: TrialResult) -> None:
         pass
+
+
+def _may_prune(pruner: optuna.pruners.BasePruner, epoch: int) -> bool:
+    """False where ``should_prune`` is known to say no (it reads every trial: a storage
+    round-trip per epoch saved): no pruner, or a median/percentile pruner's warm-up."""
+    if isinstance(pruner, optuna.pruners.NopPruner):
+        return False
+    if isinstance(pruner, optuna.pruners.PercentilePruner):
+        return epoch >= getattr(pruner, "_n_warmup_steps", 0)
+    return True
 
 
 def _pruner(spec: ExperimentSpec) -> optuna.pruners.BasePruner:
@@ -311,7 +327,7 @@ def work_queue(study: optuna.Study, ws: Workspace, target: int) -> WorkQueue:
     from kd_automl.orchestrate.db_lock import shared_lock
 
     return WorkQueue(study, target, ws.root / "locks" / f"{study.study_name}.lock",
-                     reap=reap_stale, lock=shared_lock(study))
+                     reap=reap_stale, lock=shared_lock(study), reap_every_s=interval_s())
 
 
 def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
