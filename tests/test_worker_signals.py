@@ -118,6 +118,7 @@ def test_sigkill_of_a_worker_its_trials_are_run_by_the_other(run):
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, err
     assert f"(pid {victim}) was killed by SIGKILL" in err and "Traceback" not in err
+    assert "[4/4] trial" in err and ": worker lost" in err  # progress read from the store
     study = _nothing_running(db)
     states = [t.state for t in study.trials]
     assert states.count(optuna.trial.TrialState.COMPLETE) == 4

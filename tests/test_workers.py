@@ -102,3 +102,20 @@ def test_resuming_cleans_trials_left_running_by_an_older_run(tmp_path, monkeypat
     study = optuna.load_study(study_name="stale", storage=db)
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
     assert store.trials_by_id([kd_id])[0].error == LOST
+
+
+def test_progress_is_one_plain_line_per_trial_when_not_a_terminal(capsys, workspace, one_epoch):
+    import yaml
+
+    from kd_automl.cli import main
+
+    spec = workspace.parent / "plain.yaml"
+    spec.write_text(yaml.safe_dump({**one_epoch, "name": "plain"}))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["optuna", str(spec), "--trials", "3"])
+    err = capsys.readouterr().err
+    assert not exit_info.value.code, err
+    counts = [line.split("[", 1)[1].split("]", 1)[0] for line in err.splitlines()
+              if "] trial " in line]
+    assert counts == ["1/3", "2/3", "3/3"]
+    assert "student alone" in err and "━" not in err  # no bar drawn into a log

@@ -379,6 +379,10 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
             log.warning("%s", line)
         lost: list[str] = []
         try:
+            if workers > 1:  # the workers' fork server imports while the baseline trains
+                from kd_automl.orchestrate.workers import start_fork_server
+
+                start_fork_server(spec)
             set_trial_threads(1, threads)
             if baseline:
                 run_baseline(spec, store, exp_id, ws, on_trial)

@@ -72,6 +72,14 @@ def _context(spec: ExperimentSpec):
     return ctx
 
 
+def start_fork_server(spec: ExperimentSpec) -> None:
+    """Start the fork server now, so its imports overlap the main process's own work."""
+    if _context(spec).get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 class _StoreProgress:
     """Turns trials that workers finished (read from the store) into ``on_trial`` events."""
 
