@@ -77,7 +77,7 @@ def check(spec: Annotated[Path, typer.Argument(help="Experiment spec (YAML or JS
 
 
 def _run_optuna(spec_path: Path, trials: int, workspace, db, study, fresh, workers, gpus,
-                baseline: bool = True, threads: int | None = None):
+                baseline: bool = True, threads: int | None = None, fuse: int | None = None):
     from kd_automl.cli_progress import trial_progress
     from kd_automl.optuna import run_study
     from kd_automl.orchestrate.signals import exit_code
@@ -88,7 +88,7 @@ def _run_optuna(spec_path: Path, trials: int, workspace, db, study, fresh, worke
         with trial_progress(spec, trials, err_console, _fmt_params) as on_trial:
             summary = run_study(spec, trials, workspace=workspace, db=db, study_name=study,
                                 fresh=fresh, workers=workers, gpus=gpus, threads=threads,
-                                on_trial=on_trial, baseline=baseline)
+                                fuse=fuse, on_trial=on_trial, baseline=baseline)
     except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, SIGHUP: say what was kept
         err_console.print(getattr(err, "kept", "interrupted; finished trials are in the store"),
                           highlight=False, soft_wrap=True)
@@ -110,13 +110,16 @@ def optuna_cmd(
     threads: Annotated[int | None, typer.Option(
         help="Torch threads per trial (default: usable cores / workers; or "
         "$KD_AUTOML_THREADS).")] = None,
+    fuse: Annotated[int | None, typer.Option(
+        help="Train this many trials at once as one fused group sharing the teacher, "
+        "refilled as trials end (default: the spec's fuse, 1).")] = None,
     workspace: Workspace_ = None, db: Db = None, verbose: Verbose = False,
 ) -> None:
     """Run (or resume) an Optuna study of SPEC; every trial lands in the store."""
     _setup_logging(verbose)
     gpu_list = [int(g) for g in gpus.split(",")] if gpus else None
     summary = _run_optuna(spec, trials, workspace, db, study, fresh, workers, gpu_list,
-                          threads=threads)
+                          threads=threads, fuse=fuse)
     console.print(f"study [bold]{summary.study_name}[/]: {summary.trials_run} trial(s) run; "
                   f"store {summary.db}")
     _print_leaderboard(_store(workspace, summary.db), [summary.experiment], top=10, fmt="table")
