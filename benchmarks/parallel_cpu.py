@@ -5,7 +5,9 @@ Runs the real search (``run_study``, the digits CNN pair of
 trained first and excluded. Each worker count runs the same number of trials in a
 fresh study, twice per row: with the threads kd-automl gives each trial (usable
 cores / workers) and, for comparison, with every trial on all the cores (torch's
-default, what workers did before; ``--no-all-cores`` skips these slow rows).
+default, what workers did before; ``--no-all-cores`` skips these slow rows). The
+fork server the workers start from is started first and timed on its own line: a
+command with workers pays it once.
 
     uv run python benchmarks/parallel_cpu.py [--trials 8] [--epochs 20] [--workers 1 2 4]
 """
@@ -24,6 +26,7 @@ import torch
 
 from kd_automl.optuna import run_study
 from kd_automl.orchestrate.threads import threads_per_trial, usable_cores
+from kd_automl.orchestrate.workers import _context, start_fork_server
 from kd_automl.spec import apply_params, load_spec
 
 SPEC = Path(__file__).resolve().parents[1] / "search_spaces" / "digits_kd.yaml"
@@ -52,6 +55,12 @@ def main() -> None:
     all_cores = torch.get_num_threads()
     ws = args.workspace or Path(tempfile.mkdtemp(prefix="kd-parallel-"))
     timed(spec, 1, 1, None, ws, "warm-up")  # trains and caches the teacher and its logits
+    start = time.perf_counter()  # the fork server workers start from: once per command
+    start_fork_server(spec)
+    probe = _context(spec).Process(target=time.sleep, args=(0,))
+    probe.start()
+    probe.join()
+    fork_server_s = time.perf_counter() - start
     rows = []
     for w in args.workers:
         modes = [("split", None)] + ([("all cores", all_cores)] if args.all_cores and w > 1
@@ -63,6 +72,8 @@ def main() -> None:
     print(f"\n{args.trials} trials per row, digits CNN, {args.epochs} epochs; "
           f"{usable_cores()} usable cores, torch default {all_cores} threads; "
           f"load average {os.getloadavg()[0]:.1f} at the end")
+    print(f"fork server start (imports, once per command with workers; not in the rows): "
+          f"{fork_server_s:.1f} s")
     print(f"{'workers':>7}  {'threads/trial':<22}  {'wall s':>7}  {'trials/min':>10}  "
           f"{'vs 1 worker':>11}")
     for w, mode, threads, wall in rows:
