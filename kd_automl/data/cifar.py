@@ -12,13 +12,19 @@ import pickle
 from pathlib import Path
 
 import numpy as np
-import torchvision
 
 from kd_automl.data.registry import register_dataset, register_preflight
 from kd_automl.data.root import DATA_ENV, data_root
 from kd_automl.errors import KDAutoMLError
 
-_CLASSES = {"cifar10": torchvision.datasets.CIFAR10, "cifar100": torchvision.datasets.CIFAR100}
+
+def _dataset_class(name: str):
+    """torchvision's dataset class for ``name`` (imported on first use: torchvision's import
+    costs seconds that every process which never reads CIFAR would pay)."""
+    import torchvision
+
+    return {"cifar10": torchvision.datasets.CIFAR10,
+            "cifar100": torchvision.datasets.CIFAR100}[name]
 STATS = {  # channel mean, std of the training images (0..1 scale)
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
     "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
@@ -26,7 +32,7 @@ STATS = {  # channel mean, std of the training images (0..1 scale)
 
 
 def _missing(name: str, folder: Path) -> KDAutoMLError:
-    cls = _CLASSES[name]
+    cls = _dataset_class(name)
     sub = folder / cls.base_folder
     files = ", ".join(f for f, _ in cls.train_list + cls.test_list)
     state = "are incomplete or corrupted (MD5 mismatch)" if sub.exists() else "are missing"
@@ -51,13 +57,13 @@ def read_cifar(name: str, root: str | None = None, train: bool = True):
     """The torchvision dataset object for one split (raises a clear error when missing)."""
     folder = data_root(root)
     try:
-        return _CLASSES[name](str(folder), train=train, download=False)
+        return _dataset_class(name)(str(folder), train=train, download=False)
     except RuntimeError:
         raise _missing(name, folder) from None
 
 
 def _preflight(name: str, root: str | None = None) -> None:
-    cls = _CLASSES[name]
+    cls = _dataset_class(name)
     sub = data_root(root) / cls.base_folder
     names = [f for f, _ in cls.train_list + cls.test_list] + [cls.meta["filename"]]
     if not all((sub / f).is_file() for f in names):
@@ -91,13 +97,13 @@ def download_cifar(name: str, root: str | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     try:
         for train in (True, False):
-            _CLASSES[name](str(folder), train=train, download=True)
+            _dataset_class(name)(str(folder), train=train, download=True)
     except (OSError, RuntimeError) as err:  # URLError is an OSError
         raise KDAutoMLError(
             f"could not download {name} into {folder} ({type(err).__name__}: {err}). Without a "
-            f"network, copy the extracted python version ({_CLASSES[name].base_folder}/) "
+            f"network, copy the extracted python version ({_dataset_class(name).base_folder}/) "
             f"there from a machine that has it.") from None
-    return folder / _CLASSES[name].base_folder
+    return folder / _dataset_class(name).base_folder
 
 
 def write_fake_cifar(root: str | Path, name: str = "cifar100", n_train: int = 50,
@@ -106,7 +112,7 @@ def write_fake_cifar(root: str | Path, name: str = "cifar100", n_train: int = 50
     benchmarks. Returns the written batches by file name. torchvision checks the real files'
     MD5s, so loading these needs ``torchvision.datasets.cifar.check_integrity`` relaxed.
     """
-    cls, rng = _CLASSES[name], np.random.default_rng(seed)
+    cls, rng = _dataset_class(name), np.random.default_rng(seed)
     folder = Path(root) / cls.base_folder
     folder.mkdir(parents=True, exist_ok=True)
     classes, key = (100, "fine_labels") if name == "cifar100" else (10, "labels")

@@ -10,19 +10,24 @@ to hold in memory, use :func:`kd_automl.data.torch_loader.image_folder_loader`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-import torchvision
-from torchvision import transforms
 
 from kd_automl.data.registry import register_dataset, register_preflight
 from kd_automl.errors import KDAutoMLError
+
+if TYPE_CHECKING:
+    import torchvision
 
 
 def open_image_folder(root: str | Path, size: int, grayscale: bool = False,
                       augment: bool = False) -> torchvision.datasets.ImageFolder:
     """``ImageFolder`` yielding ``(C, size, size)`` tensors in [0, 1] (clear error if missing)."""
+    import torchvision  # on first use: its import costs seconds
+    from torchvision import transforms
+
     root = Path(root).expanduser()
     if not root.is_dir():
         raise KDAutoMLError(f"image_folder: {root} is not a folder; it should hold one "

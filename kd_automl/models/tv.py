@@ -13,7 +13,6 @@ not convolutional (vision transformers) expose the penultimate vector instead.
 from __future__ import annotations
 
 import torch
-import torchvision
 from torch import nn
 
 from kd_automl.errors import KDAutoMLError
@@ -83,6 +82,8 @@ class TorchvisionModel(ZooModel):
 def torchvision_model(input_shape: tuple[int, ...], num_classes: int, name: str = "resnet18",
                       weights: str | None = None) -> TorchvisionModel:
     """A torchvision classification model by ``name`` (ImageNet-sized inputs)."""
+    import torchvision  # on first use: its import costs seconds
+
     known = torchvision.models.list_models(module=torchvision.models)
     if name not in known:
         raise KDAutoMLError(f"unknown torchvision model {name!r}; classification models: "
