@@ -5,9 +5,10 @@ alpha spread over a grid; ``train.seed`` varied) run twice in this process: one
 after another through ``engine.run_trial`` (what one trial per process does,
 minus the process start) and together as one :class:`FusedGroup`. The teacher is
 trained and cached first and excluded from both. Printed per k: the plain and
-fused rates, their ratio, and the largest per-trial difference in validation
-accuracy between the two runs (same seeds, same batches: it should be float
-noise). With ``--repeats R`` the two ways alternate R times and the fastest run
+fused rates, their ratio, the mean validation accuracy of the k trials each
+way, and the largest per-trial difference (same seeds, same batches: float
+noise, which a few epochs at a high learning rate can grow to a few samples).
+With ``--repeats R`` the two ways alternate R times and the fastest run
 of each is kept (for noisy machines).
 
 Presets:
@@ -127,7 +128,8 @@ def main() -> None:
           f"{base.train.batch_size}, augment {base.train.augment}; device {name}, "
           f"{torch.get_num_threads()} thread(s)")
     print(f"{'k':>3} | {'plain img/s':>11} | {'fused img/s':>11} | {'plain trials/h':>14} | "
-          f"{'fused trials/h':>14} | {'ratio':>6} | {'max |d val acc|':>15}")
+          f"{'fused trials/h':>14} | {'ratio':>6} | {'mean val acc plain/fused':>24} | "
+          f"{'max |d val acc|':>15}")
     for k in (int(v) for v in args.ks.split(",")):
         specs = member_specs(base, k)
         runs_plain, runs_fused = [], []
@@ -139,7 +141,9 @@ def main() -> None:
         diff = max(abs(a - b) for a, b in zip(acc_plain, acc_fused, strict=True))
         print(f"{k:>3} | {k * n_img / t_plain:>11,.0f} | {k * n_img / t_fused:>11,.0f} | "
               f"{3600 * k / t_plain:>14,.0f} | {3600 * k / t_fused:>14,.0f} | "
-              f"{t_plain / t_fused:>6.2f} | {100 * diff:>14.2f}%", flush=True)
+              f"{t_plain / t_fused:>6.2f} | "
+              f"{100 * sum(acc_plain) / k:>11.2f}% / {100 * sum(acc_fused) / k:>6.2f}% | "
+              f"{100 * diff:>14.2f}%", flush=True)
 
 
 if __name__ == "__main__":
