@@ -23,6 +23,7 @@ that joins later starts on the group's current epoch of that stream.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import time
@@ -183,14 +184,8 @@ class FusedGroup:
             raise KDAutoMLError("this trial differs from its fused group in a shared field "
                                 "(dataset, teacher, student, method, batch size, augmentation "
                                 "or seed)")
-        member = Member(key, spec, reporter, joined_epoch=self.epoch)
-        shared = member.result
-        shared.teacher_test_acc = self._shared.teacher_test_acc
-        shared.teacher_params = self._shared.teacher_params
-        shared.student_params, shared.student_flops = (self._shared.student_params,
-                                                       self._shared.student_flops)
-        shared.student_latency_ms = self._shared.student_latency_ms
-        shared.extra.update(self._shared.extra)
+        member = Member(key, spec, reporter, result=copy.deepcopy(self._shared),
+                        joined_epoch=self.epoch)
         distiller = build_distiller(spec, self.data, self.device)
         member.distiller, member.optimizer, member.schedule = prepare_distiller(
             distiller, self.stream, self.device, spec.train)
