@@ -56,7 +56,8 @@ def _worker(spec_data: dict, study_name: str, storage_url: str, db_url: str, wor
         sys.exit(signals.exit_code(err))
 
 
-PRELOAD = ["kd_automl.orchestrate.optuna_study", "optuna.samplers"]
+# torch._dynamo: a trial's first FLOP count imports it (and sympy), about 7 s per process
+PRELOAD = ["kd_automl.orchestrate.optuna_study", "optuna.samplers", "torch._dynamo"]
 PRELOAD_FOR = {"digits": ["sklearn.datasets"]}  # what the first trial would import
 
 
