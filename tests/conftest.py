@@ -1,6 +1,8 @@
 import copy
+import time
 
 import pytest
+import torch
 
 TINY = {
     "name": "tiny-kd",
@@ -29,3 +31,22 @@ def workspace(tmp_path, monkeypatch):
     ws = tmp_path / "ws"
     monkeypatch.setenv("KD_AUTOML_WORKSPACE", str(ws))
     return ws
+
+
+@pytest.fixture
+def one_thread():
+    """Torch on one intra-op thread for the test (the machine's cores are shared)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def wait_for(predicate, timeout=240, what="condition", poll_s=0.3):
+    """Poll ``predicate`` until it holds; fail the test after ``timeout`` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(poll_s)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -1,7 +1,7 @@
 """Fused trials: each member of a group is the model it would be trained alone."""
 
 import pytest
-import torch
+from conftest import wait_for
 
 from kd_automl.engine import NullReporter, run_trial
 from kd_automl.engine.fused import FusedGroup, group_key
@@ -30,12 +30,7 @@ CIFAR_SHAPED = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _fused(spec, members, workspace, capacity=None, reporters=None):
@@ -246,10 +241,7 @@ def test_sigterm_during_a_fused_search_leaves_no_member_running(tmp_path, tiny_s
             return 0
 
     try:
-        deadline = time.time() + 240
-        while members_training() < 3 and time.time() < deadline:
-            time.sleep(0.5)
-        assert members_training() == 3, "the fused group never started"
+        wait_for(lambda: members_training() == 3, what="the fused group to start")
         time.sleep(1.0)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)

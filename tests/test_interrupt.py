@@ -4,22 +4,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import optuna
 import pytest
 import yaml
+from conftest import wait_for
 
 from kd_automl.store import Store
-
-
-def _wait_for(predicate, timeout=240, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _completed(db: str) -> int:
@@ -46,7 +37,7 @@ def test_ctrl_c_keeps_finished_trials_and_marks_the_running_one(tmp_path, spec_f
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "COLUMNS": "160"})
     try:
-        _wait_for(lambda: _completed(db) >= 2, what="two finished trials")
+        wait_for(lambda: _completed(db) >= 2, what="two finished trials")
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:

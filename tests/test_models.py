@@ -19,12 +19,7 @@ CIFAR = (3, 32, 32)
 ZOO = [n for n in model_names() if n != "torchvision"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("arch", ZOO)

@@ -7,25 +7,18 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import optuna
 import pytest
 import yaml
+from conftest import wait_for
 
 from kd_automl.store import Store
 
 RUNNING = optuna.trial.TrialState.RUNNING
 
 
-def _wait_for(predicate, timeout=240, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _rows(db):
@@ -99,8 +92,8 @@ def run(tmp_path, tiny_spec_dict):
 
 
 def _both_running(proc, db):
-    _wait_for(lambda: len(_workers(proc.pid)) == 2 and
-              sum(t.state == "running" for t in _rows(db)) == 2, what="two running trials")
+    wait_for(lambda: len(_workers(proc.pid)) == 2 and
+             sum(t.state == "running" for t in _rows(db)) == 2, what="two running trials")
 
 
 def _nothing_running(db, study="stopped"):
@@ -142,7 +135,7 @@ def test_a_stop_signal_stops_every_worker_and_marks_their_trials(run, how):
     assert proc.returncode == (143 if how == "sigterm" else 130), err
     assert ("stopped by SIGTERM" if how == "sigterm" else "stopped by Ctrl-C") in err
     assert "2 running trial(s) stored as interrupted" in err and "Traceback" not in err
-    _wait_for(lambda: not any(_alive(p) for p in tree), timeout=20, what="no live worker")
+    wait_for(lambda: not any(_alive(p) for p in tree), timeout=20, what="no live worker")
     _nothing_running(db)
     marked = [t for t in _rows(db) if t.state == "failed"]
     assert len(marked) == 2 and {t.error for t in marked} == {"interrupted"}
@@ -154,5 +147,5 @@ def test_workers_stop_when_the_main_process_dies(run):
     workers = _workers(proc.pid)
     proc.kill()
     proc.wait()
-    _wait_for(lambda: not any(_alive(p) for p in workers), timeout=30, what="orphans to stop")
+    wait_for(lambda: not any(_alive(p) for p in workers), timeout=30, what="orphans to stop")
     _nothing_running(db)
