@@ -74,13 +74,26 @@ def test_each_member_equals_its_trial_run_alone(tmp_path, base, variants):
         assert fused[i].extra["fused"] == {"capacity": len(members), "joined_epoch": 0}
 
 
-@pytest.mark.parametrize("method", ["kd", "dkd", "srd", "fitnet", "at", "ce"])
+@pytest.mark.parametrize("method", ["kd", "dkd", "srd", "fitnet", "at", "ce", "ctkd", "dist",
+                                    "wttm"])
 def test_every_fusable_method_trains_members_as_alone(tmp_path, method):
     ws = Workspace.resolve(tmp_path / "ws")
     spec = parse_spec({**DIGITS, "method": {"name": method},
                        "train": {**DIGITS["train"], "epochs": 1}})
     members = [apply_params(spec, {"train.seed": s, "train.lr": lr})
                for s, lr in ((0, 0.05), (1, 0.02))]
+    fused = _fused(spec, members, ws)
+    for i, member_spec in enumerate(members):
+        _assert_same_training(run_trial(member_spec, ws), fused[i],
+                              len(get_dataset(member_spec).y_val))
+
+
+def test_logit_standardized_members_train_as_alone(tmp_path):
+    ws = Workspace.resolve(tmp_path / "ws")
+    spec = parse_spec({**DIGITS, "method": {"name": "dkd", "logit_std": True, "warmup": 0},
+                       "train": {**DIGITS["train"], "epochs": 1}})
+    members = [apply_params(spec, {"train.seed": s, "method.temperature": t})
+               for s, t in ((0, 2.0), (1, 3.0))]
     fused = _fused(spec, members, ws)
     for i, member_spec in enumerate(members):
         _assert_same_training(run_trial(member_spec, ws), fused[i],

@@ -34,10 +34,15 @@ class HyperParameter:
     search: dict[str, Any] | None = None  # NNI-format suggestion, e.g. {"_type": "uniform", ...}
     doc: str = ""
     integer: bool = False
+    flag: bool = False  # an on/off switch: true/false (or 1/0) in the spec
 
     def check(self, name: str, value: Any) -> None:
         from kd_automl.errors import KDAutoMLError
 
+        if self.flag:
+            if value not in (True, False):  # 1 and 0 compare equal to them
+                raise KDAutoMLError(f"method.{name}: expected true or false, got {value!r}")
+            return
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise KDAutoMLError(f"method.{name}: expected a number, got {value!r}")
         if self.integer and not float(value).is_integer():
@@ -86,7 +91,7 @@ class Distiller(nn.Module):
         self.hp: dict[str, Any] = {}
         for k, h in self.hyperparameters.items():
             v = hparams.get(k, h.default)
-            self.hp[k] = int(v) if h.integer else v
+            self.hp[k] = bool(v) if h.flag else int(v) if h.integer else v
         self.epoch = 1  # set by the train loop at the start of every epoch (1-based)
 
     @classmethod

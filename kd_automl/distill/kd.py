@@ -1,10 +1,15 @@
-"""Hinton KD: ``(1 - alpha) * CE + alpha * T^2 * KL(p_t^T || p_s^T)``."""
+"""Hinton KD: ``(1 - alpha) * CE + alpha * kd_scale * T^2 * KL(p_t^T || p_s^T)``.
+
+With ``logit_std`` both logits are z-scored first (logit standardization); the
+published KD+LS setting is ``temperature: 2, alpha: 0.9, kd_scale: 10`` (CE 0.1, KD 9).
+"""
 
 from __future__ import annotations
 
 import torch.nn.functional as F
 
 from kd_automl.distill.base import Distiller, HyperParameter
+from kd_automl.distill.logit_std import LOGIT_STD, logit_pair
 from kd_automl.distill.losses import kd_loss
 from kd_automl.distill.registry import register_method
 
@@ -21,12 +26,15 @@ class KD(Distiller):
         "alpha": HyperParameter(0.9, low=0.0, high=1.0,
                                 search={"_type": "uniform", "_value": [0, 1]},
                                 doc="weight of the KD term (1 - alpha on CE)"),
+        "kd_scale": HyperParameter(1.0, low=0.0, doc="extra factor on the KD term only"),
+        **LOGIT_STD,
     }
 
     def loss(self, batch, teacher_out):
         x, y = batch
         logits = self.student(x)
         ce = F.cross_entropy(logits.float(), y)
-        kd = kd_loss(logits, teacher_out.logits, self.hp["temperature"])
+        z_s, z_t = logit_pair(logits, teacher_out.logits, self.hp["logit_std"])
+        kd = kd_loss(z_s, z_t, self.hp["temperature"])
         alpha = self.hp["alpha"]
-        return (1 - alpha) * ce + alpha * kd, {"ce": ce, "kd": kd}
+        return (1 - alpha) * ce + alpha * self.hp["kd_scale"] * kd, {"ce": ce, "kd": kd}

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from kd_automl.distill.base import Distiller, HyperParameter
+from kd_automl.distill.logit_std import LOGIT_STD, logit_pair
 from kd_automl.distill.losses import kd_loss, noisy_logits
 from kd_automl.distill.registry import register_method
 
@@ -28,6 +29,7 @@ class NoisyKD(Distiller):
                                 doc="std of the multiplicative noise z(1 + N(0, sigma^2))"),
         "p": HyperParameter(0.5, low=0.0, high=1.0, search={"_type": "uniform", "_value": [0, 1]},
                             doc="fraction of each batch whose teacher logits are perturbed"),
+        **LOGIT_STD,
     }
 
     def loss(self, batch, teacher_out):
@@ -37,6 +39,7 @@ class NoisyKD(Distiller):
         mask = torch.rand(len(z_t), device=z_t.device) < self.hp["p"]
         noise = torch.randn_like(z_t) * self.hp["sigma"]
         ce = F.cross_entropy(logits.float(), y)
-        kd = kd_loss(logits, noisy_logits(z_t, noise, mask), self.hp["temperature"])
+        kd = kd_loss(*logit_pair(logits, noisy_logits(z_t, noise, mask), self.hp["logit_std"]),
+                     self.hp["temperature"])
         alpha = self.hp["alpha"]
         return (1 - alpha) * ce + alpha * kd, {"ce": ce, "kd": kd}
