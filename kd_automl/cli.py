@@ -28,8 +28,7 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEMO_SPEC = REPO_ROOT / "search_spaces" / "digits_kd.yaml"
+DEMO_SPEC = "digits_kd"  # a ready spec shipped in the package (kd_automl/specs/)
 
 Workspace_ = Annotated[Path | None, typer.Option(
     "--workspace", "-w", help="Folder for the database, teachers and reports "
@@ -63,7 +62,8 @@ def _read_store(workspace: Path | None, db: str | None):
 
 
 @app.command()
-def check(spec: Annotated[Path, typer.Argument(help="Experiment spec (YAML or JSON).")]) -> None:
+def check(spec: Annotated[Path, typer.Argument(
+        help="Experiment spec (YAML or JSON), or a ready spec's name (e.g. digits_kd).")]) -> None:
     """Validate a spec and its search space without running anything."""
     from kd_automl.spec import load_spec
 
@@ -341,7 +341,7 @@ def demo(
 
     _setup_logging(verbose)
     ws = Workspace.resolve(workspace)
-    summary = _run_optuna(DEMO_SPEC, trials, ws.root, db, None, fresh, 1, None)
+    summary = _run_optuna(Path(DEMO_SPEC), trials, ws.root, db, None, fresh, 1, None)
     store = _store(ws.root, summary.db)
     console.print(f"\nstudy [bold]{summary.study_name}[/] ({summary.trials_run} new trial(s)); "
                   f"database {summary.db}")

@@ -204,10 +204,17 @@ def _check_search(spec: ExperimentSpec, source: str) -> None:
 
 
 def load_spec(path: str | Path) -> ExperimentSpec:
-    """Load and validate a YAML or JSON experiment spec file."""
+    """Load and validate a YAML or JSON experiment spec file, or a ready spec by name
+    (``digits_kd``: see ``kd_automl.ready_specs``)."""
+    from kd_automl.ready_specs import ready_spec, ready_spec_names
+
     path = Path(path)
     if not path.is_file():
-        raise KDAutoMLError(f"spec file not found: {path}")
+        ready = ready_spec(str(path))
+        if ready is None:
+            raise KDAutoMLError(f"spec file not found: {path} (nor a ready spec of that name: "
+                                f"{', '.join(ready_spec_names())})")
+        path = ready
     text = path.read_text()
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)

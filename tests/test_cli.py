@@ -28,6 +28,14 @@ def test_check_accepts_a_good_spec(capsys, spec_file):
     assert code == 0 and "ok" in out and "method.temperature" in out
 
 
+def test_check_a_ready_spec_by_name(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "check", "digits_kd")
+    assert code == 0 and "experiment 'digits-kd'" in out.replace("\n", " ")
+    code, _, err = run(capsys, "check", "digits_nosuch")
+    assert code == 1 and "nor a ready spec" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("mutate, fragment", [
     (lambda d: d["student"].update(arch="nosuchnet"), "unknown model 'nosuchnet'"),
     (lambda d: d["method"].update(name="nosuchkd"), "unknown method 'nosuchkd'"),

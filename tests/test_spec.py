@@ -98,3 +98,24 @@ def test_apply_params_revalidates(tiny_spec_dict):
         apply_params(spec, {"student.width": 0})
     with pytest.raises(KDAutoMLError, match="train.epochs"):
         apply_params(spec, {"train.epochs": -1})
+
+
+def test_ready_specs_load_by_name_from_the_package_folder(monkeypatch, tmp_path):
+    from kd_automl.ready_specs import ready_spec, ready_spec_names, specs_folder
+
+    monkeypatch.chdir(tmp_path)  # no search_spaces/ here: the packaged copy is found
+    assert "digits_kd" in ready_spec_names()
+    assert load_spec("digits_kd").name == load_spec(specs_folder() / "digits_kd.yaml").name
+    assert ready_spec("digits_kd.yaml") == specs_folder() / "digits_kd.yaml"
+    assert ready_spec("../spec.py") is None
+    with pytest.raises(KDAutoMLError, match="nor a ready spec of that name: .*digits_kd"):
+        load_spec("no_such_spec")
+
+
+def test_search_spaces_is_the_package_folder():
+    from pathlib import Path
+
+    from kd_automl.ready_specs import specs_folder
+
+    root = Path(__file__).resolve().parents[1]
+    assert (root / "search_spaces").resolve() == specs_folder().resolve()

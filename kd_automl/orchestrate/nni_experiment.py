@@ -1,6 +1,6 @@
 """NNI backend: launch, watch, resume, view, stop and import NNI 3.0 experiments.
 
-Every NNI call of kd-automl lives here and in ``trials/nni_trial.py``, so NNI
+Every NNI call of kd-automl lives here and in ``kd_automl/trials/nni.py``, so NNI
 (archived after 3.0) can be replaced. NNI keeps its experiment registry under
 ``$HOME/nni-experiments``; kd-automl points ``HOME`` for NNI at
 ``<workspace>/nni`` so everything NNI writes lives in the workspace
@@ -34,8 +34,8 @@ from kd_automl.orchestrate.nni_private import make_private, private_launch
 from kd_automl.spec import ExperimentSpec
 from kd_automl.workspace import Workspace
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TRIAL_SCRIPT = REPO_ROOT / "trials" / "nni_trial.py"
+TRIAL_MODULE = "kd_automl.trials.nni"  # run as ``python -m``: found wherever kd_automl is
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]  # the folder kd_automl is imported from
 GUARD_JS = Path(__file__).with_name("nni_guard.js")
 TUNERS = ("TPE", "Random", "Anneal", "Evolution", "GridSearch", "Hyperband", "BOHB")
 ASSESSORS = ("none", "Medianstop", "Curvefitting")
@@ -168,7 +168,7 @@ def _tuner_config(name: str, args: dict[str, Any]):
     if name in SAFE_TUNERS:
         return CustomAlgorithmConfig(
             class_name=f"kd_automl.orchestrate.nni_tuners.{SAFE_TUNERS[name]}",
-            code_directory=str(REPO_ROOT), class_args=args)
+            code_directory=str(PACKAGE_PARENT), class_args=args)
     return AlgorithmConfig(name=name, class_args=args)
 
 
@@ -196,7 +196,7 @@ def _check_space(spec: ExperimentSpec, tuner: str) -> None:
 def build_experiment(spec: ExperimentSpec, ws: Workspace, db_url: str, *, trials: int,
                      concurrency: int, tuner: str, assessor: str, gpus: list[int] | None,
                      use_active_gpu: bool, max_duration: str | None):
-    """An NNI ``Experiment`` (not started) whose trials run ``trials/nni_trial.py``."""
+    """An NNI ``Experiment`` (not started) whose trials run ``python -m kd_automl.trials.nni``."""
     Experiment, _ = _import_nni()
     _check_space(spec, tuner)
     exp = Experiment("local")
@@ -214,10 +214,12 @@ def build_experiment(spec: ExperimentSpec, ws: Workspace, db_url: str, *, trials
     spec_file.parent.mkdir(parents=True, exist_ok=True)
     spec_file.write_text(json.dumps(spec.to_dict(), indent=2))
     c.trial_command = shlex.join([
-        sys.executable, str(TRIAL_SCRIPT), "--spec", str(spec_file), "--db", db_url,
+        sys.executable, "-m", TRIAL_MODULE, "--spec", str(spec_file), "--db", db_url,
         "--workspace", str(ws.root), "--experiment", store_name,
         "--concurrency", str(concurrency)])  # each trial takes its share of the cores
-    c.trial_code_directory = str(TRIAL_SCRIPT.parent)
+    # an empty folder of the workspace: the trial's working directory (and sys.path[0])
+    c.trial_code_directory = str(ws.folder("nni") / "trial")
+    Path(c.trial_code_directory).mkdir(exist_ok=True)
     c.trial_concurrency = concurrency
     c.max_trial_number = trials
     if max_duration:

@@ -1,0 +1,1 @@
+"""Trial entry points that an orchestrator launches as a process (``python -m ...``)."""
