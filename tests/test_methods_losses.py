@@ -184,7 +184,8 @@ def test_dml_each_member_gets_ce_plus_mean_kl_to_the_others():
 
 def test_byot_exit_learns_from_labels_deepest_soft_labels_and_feature():
     feats = lambda x: [x * 2, x.flatten(1) @ torch.tensor([[1.0, 0.0], [1.0, 1.0]])]  # noqa: E731
-    d = get_method("byot")(Stub(W, feats=feats), temperature=2.0, alpha=0.4, feat_weight=0.1)
+    d = get_method("byot")(Stub(W, feats=feats), temperature=2.0, alpha=0.4, feat_weight=0.1,
+                           kd_t2=True, hint_all=True)  # Hinton's T^2; the only exit hinted
     d.setup(X, None)
     d.train()
     loss, parts = d.loss((X, Y), None)
@@ -195,7 +196,7 @@ def test_byot_exit_learns_from_labels_deepest_soft_labels_and_feature():
     kd1 = kd_term(z, S_LOGITS, 2.0)
     hint1 = sum((a - b) ** 2 for ra, rb in zip(h, deep, strict=True)
                 for a, b in zip(ra, rb, strict=True)) / 4
-    assert parts["kd_exit1"].item() == pytest.approx(kd1, rel=1e-4)
+    assert parts["kd_exit1"].item() == pytest.approx(kd1 / 4, rel=1e-4)  # logged: the KL
     assert parts["hint_exit1"].item() == pytest.approx(hint1, rel=1e-4)
     assert loss.item() == pytest.approx(ce_deep + 0.6 * ce1 + 0.4 * kd1 + 0.1 * hint1, rel=1e-4)
     assert set(d.members()) == {"exit1", "deepest"} and d.headline({}) == "deepest"
@@ -234,5 +235,5 @@ def test_moonshine_cheap_convolutions_keep_shapes_and_cut_parameters_by_hand():
     first = [n for n, _ in g4.named_parameters() if n.startswith("blocks.0.0")]
     assert first == ["blocks.0.0.weight"]  # the convolution on the image is kept
     student = get_method("moonshine").build_student(
-        build_model("cnn", (1, 8, 8), 10, width=16, depth=2), g=4, b=1)
+        build_model("cnn", (1, 8, 8), 10, width=16, depth=2), g=4, b=1, conv="paper")
     assert conv_params(student) == conv_params(g4)

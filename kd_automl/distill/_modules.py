@@ -10,18 +10,19 @@ from torch import nn
 class Regressor(nn.Module):
     """Maps a student feature onto a teacher feature's shape.
 
-    Two maps: a 1x1 convolution and BatchNorm, the student map resized to the
-    teacher's spatial size. Otherwise both are pooled to vectors and a linear
-    layer maps one onto the other.
+    Two maps: a 1x1 convolution and BatchNorm, then a ReLU when ``relu`` (as
+    mdistiller's ``ConvReg``), the student map resized to the teacher's spatial size.
+    Otherwise both are pooled to vectors and a linear layer maps one onto the other.
     """
 
-    def __init__(self, s_shape: torch.Size, t_shape: torch.Size):
+    def __init__(self, s_shape: torch.Size, t_shape: torch.Size, relu: bool = False):
         super().__init__()
         self.spatial = len(s_shape) == 4 and len(t_shape) == 4
         if self.spatial:
             self.size = tuple(t_shape[2:])
             self.net = nn.Sequential(nn.Conv2d(s_shape[1], t_shape[1], 1, bias=False),
-                                     nn.BatchNorm2d(t_shape[1]))
+                                     nn.BatchNorm2d(t_shape[1]),
+                                     *([nn.ReLU()] if relu else []))
         else:
             self.net = nn.Linear(s_shape[1], t_shape[1])
 

@@ -35,6 +35,7 @@ class HyperParameter:
     doc: str = ""
     integer: bool = False
     flag: bool = False  # an on/off switch: true/false (or 1/0) in the spec
+    choices: tuple[str, ...] = ()  # a named option: one of these strings
 
     def check(self, name: str, value: Any) -> None:
         from kd_automl.errors import KDAutoMLError
@@ -42,6 +43,11 @@ class HyperParameter:
         if self.flag:
             if value not in (True, False):  # 1 and 0 compare equal to them
                 raise KDAutoMLError(f"method.{name}: expected true or false, got {value!r}")
+            return
+        if self.choices:
+            if value not in self.choices:
+                raise KDAutoMLError(f"method.{name}: expected one of {', '.join(self.choices)}, "
+                                    f"got {value!r}")
             return
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise KDAutoMLError(f"method.{name}: expected a number, got {value!r}")

@@ -1,5 +1,10 @@
 """Be your own teacher: shallow exits on the student learn from labels, the deepest exit's
-soft labels and its feature."""
+soft labels and its feature.
+
+As the authors' code (ArchipLab-LinfengZhang/pytorch-self-distillation-final): the soft-label
+term has no ``T^2`` (``kd_t2: true`` adds it, as in Hinton KD) and the exit just below the
+deepest gets no feature hint (``hint_all: true`` gives every shallow exit one).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from torch import nn
 
 from kd_automl.distill._modules import ClassifierHead, student_features
 from kd_automl.distill.base import Distiller, Head, HyperParameter
-from kd_automl.distill.losses import kd_loss, pooled
+from kd_automl.distill.losses import pooled, soft_kl
 from kd_automl.distill.registry import register_method
 from kd_automl.errors import KDAutoMLError
 
@@ -30,6 +35,12 @@ class BYOT(Distiller):
         "feat_weight": HyperParameter(0.03, low=0.0, search={"_type": "loguniform",
                                                               "_value": [1e-3, 1]},
                                       doc="weight of the feature hint of a shallow exit"),
+        "kd_t2": HyperParameter(False, flag=True,
+                                doc="multiply the soft-label KL by T^2 (Hinton KD); the "
+                                    "authors' code does not"),
+        "hint_all": HyperParameter(False, flag=True,
+                                   doc="hint every shallow exit; the authors skip the one just "
+                                       "below the deepest"),
     }
 
     def setup(self, x, teacher_out):
@@ -47,14 +58,18 @@ class BYOT(Distiller):
         soft, deep = logits.detach().float(), pooled(feats[-1]).detach()
         ce = F.cross_entropy(logits.float(), y)
         total, parts = ce, {"ce_deepest": ce}
-        alpha = self.hp["alpha"]
+        alpha, t = self.hp["alpha"], self.hp["temperature"]
+        kd_weight = alpha * (t**2 if self.hp["kd_t2"] else 1.0)
         for i, (head, f) in enumerate(zip(self.exits, feats, strict=False), start=1):
             z, h = head(f)
             ce_i = F.cross_entropy(z.float(), y)
-            kd_i = kd_loss(z, soft, self.hp["temperature"])
-            hint_i = F.mse_loss(h.float(), deep)
-            total = total + (1 - alpha) * ce_i + alpha * kd_i + self.hp["feat_weight"] * hint_i
-            parts |= {f"ce_exit{i}": ce_i, f"kd_exit{i}": kd_i, f"hint_exit{i}": hint_i}
+            kd_i = soft_kl(z, soft, t)
+            total = total + (1 - alpha) * ce_i + kd_weight * kd_i
+            parts |= {f"ce_exit{i}": ce_i, f"kd_exit{i}": kd_i}
+            if i < len(self.exits) or self.hp["hint_all"]:
+                hint_i = F.mse_loss(h.float(), deep)
+                total = total + self.hp["feat_weight"] * hint_i
+                parts[f"hint_exit{i}"] = hint_i
         return total, parts
 
     def _exit(self, i: int):

@@ -1,4 +1,8 @@
-"""FitNets: CE plus a hint loss between a regressed student feature and a teacher feature."""
+"""FitNets: CE plus a hint loss between a regressed student feature and a teacher feature.
+
+As mdistiller: one stage, and the convolutional regressor ends in a ReLU (``regressor_relu``;
+the teacher's hinted map is post-ReLU too, so the hint compares non-negative maps).
+"""
 
 from __future__ import annotations
 
@@ -24,12 +28,15 @@ class FitNet(Distiller):
         "hint_layer": HyperParameter(-1, integer=True, search={"_type": "choice",
                                                                "_value": [-1, -2]},
                                      doc="feature index (student and teacher; -1 = deepest)"),
+        "regressor_relu": HyperParameter(True, flag=True, doc=(
+            "end the convolutional regressor in a ReLU, as mdistiller's ConvReg")),
     }
 
     def setup(self, x, teacher_out):
         _, f_s = student_features(self.student, x)
         i = self.hp["hint_layer"]
-        self.regressor = Regressor(f_s[i].shape, teacher_out.features[i].shape)
+        self.regressor = Regressor(f_s[i].shape, teacher_out.features[i].shape,
+                                   relu=self.hp["regressor_relu"])
 
     def loss(self, batch, teacher_out):
         x, y = batch

@@ -35,6 +35,6 @@ class KD(Distiller):
         logits = self.student(x)
         ce = F.cross_entropy(logits.float(), y)
         z_s, z_t = logit_pair(logits, teacher_out.logits, self.hp["logit_std"])
-        kd = kd_loss(z_s, z_t, self.hp["temperature"])
+        kd = kd_loss(z_s, z_t, self.hp["temperature"], self.hp.get("kd_reduction", "batchmean"))
         alpha = self.hp["alpha"]
         return (1 - alpha) * ce + alpha * self.hp["kd_scale"] * kd, {"ce": ce, "kd": kd}

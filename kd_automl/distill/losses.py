@@ -6,13 +6,21 @@ import torch
 import torch.nn.functional as F
 
 
-def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
-            temperature: float) -> torch.Tensor:
-    """Hinton's soft-target term ``T^2 * KL(p_t^T || p_s^T)``, averaged over the batch."""
+def soft_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float,
+            reduction: str = "batchmean") -> torch.Tensor:
+    """``KL(p_t^T || p_s^T)``: summed over classes and averaged over the batch (``batchmean``),
+    or averaged over batch x classes (``mean``, what ``nn.KLDivLoss()`` does by default)."""
     log_p_s = F.log_softmax(student_logits.float() / temperature, dim=1)
     log_p_t = F.log_softmax(teacher_logits.float() / temperature, dim=1)
     kl = F.kl_div(log_p_s, log_p_t, reduction="batchmean", log_target=True)
-    return kl * temperature**2
+    return kl / log_p_s.shape[1] if reduction == "mean" else kl  # torch's "mean" is deprecated
+
+
+def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+            temperature: float, reduction: str = "batchmean") -> torch.Tensor:
+    """Hinton's soft-target term ``T^2 * KL(p_t^T || p_s^T)``, averaged over the batch
+    (see :func:`soft_kl` for ``reduction``)."""
+    return soft_kl(student_logits, teacher_logits, temperature, reduction) * temperature**2
 
 
 def pooled(f: torch.Tensor) -> torch.Tensor:

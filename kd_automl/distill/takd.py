@@ -2,6 +2,9 @@
 
 The engine trains (and caches) the assistants of ``spec.assistants`` / ``spec.assistant``
 with ``assistant_temperature`` and ``assistant_alpha``; this class is the last hop.
+``kd_reduction`` (every hop): ``batchmean`` is the paper's (Hinton's) KL, summed over
+classes; ``mean`` is the authors' code's ``nn.KLDivLoss()``, averaged over batch x classes,
+so C times weaker (100x on CIFAR-100) at the same T and alpha.
 """
 
 from __future__ import annotations
@@ -23,4 +26,7 @@ class TAKD(KD):
             "_type": "loguniform", "_value": [1, 20]}, doc="T of the hops into assistants"),
         "assistant_alpha": HyperParameter(0.9, low=0.0, high=1.0, search={
             "_type": "uniform", "_value": [0, 1]}, doc="alpha of the hops into assistants"),
+        "kd_reduction": HyperParameter("batchmean", choices=("batchmean", "mean"), doc=(
+            "KL over the classes: batchmean = summed (paper, Hinton); mean = averaged, as "
+            "the authors' nn.KLDivLoss()")),
     }

@@ -13,6 +13,7 @@ from kd_automl.data.augment import apply_flips, augment_batch, draw_flips
 from kd_automl.distill.base import Distiller, TeacherOutput
 from kd_automl.engine.device import autocast, prepare_inputs, prepare_model
 from kd_automl.errors import TrialDiverged
+from kd_automl.models.base import block_features
 from kd_automl.spec import TrainSpec
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -62,12 +63,14 @@ def predict_logits(model: nn.Module, x: torch.Tensor, device: torch.device,
 
 
 @torch.no_grad()
-def teacher_forward(teacher: nn.Module, x: torch.Tensor, features: bool,
+def teacher_forward(teacher: nn.Module, x: torch.Tensor, features: bool | str,
                     device: torch.device) -> TeacherOutput:
-    """The frozen teacher on one batch: float32 logits, and its features when asked for."""
+    """The frozen teacher on one batch: float32 logits, and its features when asked for
+    (``"blocks"``: every residual block's output, see :func:`block_features`)."""
     with autocast(device):
         if features:
-            logits, feats = teacher.forward_features(x)
+            logits, feats = (block_features(teacher, x) if features == "blocks"
+                             else teacher.forward_features(x))
             return TeacherOutput(logits.float(), [f.float() for f in feats])
         return TeacherOutput(teacher(x).float())
 

@@ -106,14 +106,17 @@ def train_assistants(spec: ExperimentSpec, data: Dataset, workspace: Workspace,
     """Distil the teacher down the assistant chain, one cached KD run per hop.
 
     Each assistant is trained with Hinton KD (``method.assistant_temperature``,
-    ``method.assistant_alpha``) from the previous hop, on the teacher's budget,
-    and cached under a key made of its whole chain. Returns the last assistant.
+    ``method.assistant_alpha``, ``method.kd_reduction``) from the previous hop, on the
+    teacher's budget, and cached under a key made of its whole chain. Returns the last
+    assistant.
     """
-    from kd_automl.distill.kd import KD
+    from kd_automl.distill.takd import TAKD  # Hinton KD with the chain's KL reduction
 
     opts = spec.method.options
     hop = {"temperature": opts.get("assistant_temperature", 4.0),
            "alpha": opts.get("assistant_alpha", 0.9)}
+    if opts.get("kd_reduction", "batchmean") != "batchmean":  # keeps older cache keys valid
+        hop["kd_reduction"] = opts["kd_reduction"]
     budget = spec.teacher_budget
     fields = _teacher_fields(spec, spec.teacher, budget)
     chain = []
@@ -128,7 +131,7 @@ def train_assistants(spec: ExperimentSpec, data: Dataset, workspace: Workspace,
         def train(m, source=source, a_spec=a_spec):
             log.info("training assistant %s by KD (%d epochs)", a_spec.arch, budget.epochs)
             m = prepare_model(m, device)
-            fit(KD(m, **hop), data.x_train, data.y_train, budget, device,
+            fit(TAKD(m, **hop), data.x_train, data.y_train, budget, device,
                 **_teacher_args(source, data, budget, needs_features=False, device=device),
                 seed=spec.seed)
             return {"val_acc": evaluate(m, data.x_val, data.y_val, device),

@@ -70,3 +70,25 @@ def conv_bn_relu(c_in: int, c_out: int, kernel: int = 3, stride: int = 1,
     if act is not None:
         layers.append(act(inplace=True))
     return nn.Sequential(*layers)
+
+
+_NOT_BLOCKS = (nn.BatchNorm2d, nn.ReLU, nn.Identity, nn.Dropout)
+
+
+def block_features(model: nn.Module, x: torch.Tensor
+                   ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """``(logits, [output of every block, shallow to deep])`` of a :class:`StagedCNN`: each
+    residual block's own output (so a pre-activation network's last one comes before its final
+    BN-ReLU), then the head convolution's. Other models: their ``forward_features``."""
+    if not isinstance(model, StagedCNN):
+        return model.forward_features(x)
+    x, feats = model.stem(x), []
+    for stage in model.stages:
+        for block in (stage if isinstance(stage, nn.Sequential) else [stage]):
+            x = block(x)
+            if not isinstance(block, _NOT_BLOCKS):
+                feats.append(x)
+    if model.head_conv is not None:
+        x = model.head_conv(x)
+        feats.append(x)
+    return model.fc(model.pool(x).flatten(1)), feats
