@@ -82,10 +82,11 @@ def _run_optuna(spec_path: Path, trials: int, workspace, db, study, fresh, worke
     from kd_automl.optuna import run_study
     from kd_automl.orchestrate.signals import exit_code
     from kd_automl.spec import load_spec
+    from kd_automl.store import format_params
 
     spec = load_spec(spec_path)
     try:
-        with trial_progress(spec, trials, err_console, _fmt_params) as on_trial:
+        with trial_progress(spec, trials, err_console, format_params) as on_trial:
             summary = run_study(spec, trials, workspace=workspace, db=db, study_name=study,
                                 fresh=fresh, workers=workers, gpus=gpus, threads=threads,
                                 fuse=fuse, on_trial=on_trial, baseline=baseline)
@@ -134,18 +135,10 @@ def _pct(v, signed: bool = False) -> str:
     return f"{100 * v:+.2f}" if signed else f"{100 * v:.2f}"
 
 
-def _fmt_params(p: dict) -> str:
-    """``method.temperature=3.21`` -> ``temperature=3.21`` (the leaf names are unambiguous)."""
-    out = []
-    for k, v in p.items():
-        k = {"temperature": "T"}.get(k.rsplit(".", 1)[-1], k.rsplit(".", 1)[-1])
-        out.append(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}")
-    return " ".join(out)
-
-
 def _print_leaderboard(store, experiments: list[str] | None, top: int | None, fmt: str,
                        out: Path | None = None, **query) -> None:
     """Print (or, with ``out``, export) the leaderboard; ``query`` goes to ``leaderboard``."""
+    from kd_automl.store import format_params
     from kd_automl.store.leaderboard import leaderboard, rows_to_csv, rows_to_json
 
     try:
@@ -196,7 +189,7 @@ def _print_leaderboard(store, experiments: list[str] | None, top: int | None, fm
     for r in rows:
         values = {"#": str(r.rank), "experiment": f"{r.experiment} ({r.backend})",
                   "trial": r.trial, "state": r.state, "method": r.method,
-                  "hyperparameters": _fmt_params(r.params), "val": _pct(r.student_val_acc),
+                  "hyperparameters": format_params(r.params), "val": _pct(r.student_val_acc),
                   "test": _pct(r.student_test_acc), "teacher": _pct(r.teacher_test_acc),
                   "gap": _pct(r.gap), "gain": _pct(r.gain, signed=True),
                   "params": "–" if r.student_params is None else f"{r.student_params:,}",

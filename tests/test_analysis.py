@@ -24,8 +24,8 @@ from kd_automl.analysis import (
     temperature_alpha,
     trial_curves,
 )
-from kd_automl.analysis._common import GREY, flat_params, note_of
-from kd_automl.store import Store
+from kd_automl.analysis._common import GREY, note_of
+from kd_automl.store import Store, flatten_params
 
 ALL = [optimization_history, param_importance, parallel_coordinates, slice_plot,
        temperature_alpha, learning_curves, gap_and_gain, accuracy_vs_size, method_comparison]
@@ -125,7 +125,7 @@ def test_pareto_front_and_flat_params():
     assert pareto_front(pts) == [(50, 0.80), (100, 0.93), (300, 0.95)]
     assert pareto_front([]) == []
     nested = {"method": {"_name": "dkd", "alpha": 1.0, "beta": 8.0}, "train.lr": 0.1}
-    assert flat_params(nested) == {"method": "dkd", "method.alpha": 1.0, "method.beta": 8.0,
+    assert flatten_params(nested) == {"method": "dkd", "method.alpha": 1.0, "method.beta": 8.0,
                                    "train.lr": 0.1}
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 from typing import Any
 
 import plotly.graph_objects as go
-from sqlalchemy import inspect as sa_inspect
 
-from kd_automl.store.models import EpochMetric, Trial
+from kd_automl.store.records import EpochRecord, TrialRecord
 
 MAX_POINTS = 5_000  # markers drawn per figure before sampling
 MAX_LINES = 1_000  # lines of a parallel-coordinates plot before sampling
@@ -41,67 +41,35 @@ def note_of(fig: go.Figure) -> str:
     return (sub.text or "") if sub is not None else ""
 
 
-def objective(t: Trial) -> float | None:
-    """The value the experiment optimises (its first objective: val or test accuracy, or
-    a recorded size or time)."""
-    from kd_automl.store.pareto import METRIC_ATTR
-
-    return getattr(t, METRIC_ATTR.get(t.experiment.objective_metric, "student_test_acc"))
+by_objective = attrgetter("objective")  # a sort key: the record's objective value
 
 
-def maximize(t: Trial) -> bool:
-    return t.experiment.direction != "minimize"
-
-
-def search_trials(trials: Iterable[Trial], states: Iterable[str] | None = ("complete",)
-                  ) -> list[Trial]:
+def search_trials(trials: Iterable[TrialRecord], states: Iterable[str] | None = ("complete",)
+                  ) -> list[TrialRecord]:
     """Search (not baseline) trials in ``states`` (all states when None)."""
     keep = set(states) if states is not None else None
     return [t for t in trials if t.role == "search" and (keep is None or t.state in keep)]
 
 
-def completed(trials: Iterable[Trial]) -> list[Trial]:
+def completed(trials: Iterable[TrialRecord]) -> list[TrialRecord]:
     """Completed search trials that have an objective value."""
-    return [t for t in search_trials(trials) if objective(t) is not None]
-
-
-def method_of(t: Trial) -> str:
-    """The distillation method a trial ran (a searched method choice wins over the spec's)."""
-    chosen = (t.params or {}).get("method")
-    if isinstance(chosen, dict) and "_name" in chosen:
-        return str(chosen["_name"])
-    return t.method or t.experiment.method
-
-
-def flat_params(params: dict[str, Any] | None) -> dict[str, Any]:
-    """Flatten nested choices: ``{"method": {"_name": "kd", "alpha": .5}}`` ->
-    ``{"method": "kd", "method.alpha": .5}``."""
-    out: dict[str, Any] = {}
-    for k, v in (params or {}).items():
-        if isinstance(v, dict) and "_name" in v:
-            out[k] = v["_name"]
-            out.update(flat_params({f"{k}.{kk}": vv for kk, vv in v.items() if kk != "_name"}))
-        elif isinstance(v, int | float | str | bool) or v is None:
-            out[k] = v
-        else:
-            out[k] = str(v)
-    return out
+    return [t for t in search_trials(trials) if t.objective is not None]
 
 
 def is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def param_names(trials: Sequence[Trial]) -> list[str]:
+def param_names(trials: Sequence[TrialRecord]) -> list[str]:
     """Searched parameter names seen in ``trials``, in first-seen order."""
     keys: dict[str, None] = {}
     for t in trials:
-        for k in flat_params(t.params):
+        for k in t.flat_params:
             keys.setdefault(k, None)
     return list(keys)
 
 
-def search_entry(t: Trial, name: str) -> dict[str, Any] | None:
+def search_entry(t: TrialRecord, name: str) -> dict[str, Any] | None:
     """The NNI search-space entry of flat parameter ``name`` in the trial's spec, if any."""
     space = (t.experiment.spec or {}).get("search") or {}
     if name in space:
@@ -115,7 +83,7 @@ def search_entry(t: Trial, name: str) -> dict[str, Any] | None:
     return None
 
 
-def is_log_param(trials: Sequence[Trial], name: str) -> bool:
+def is_log_param(trials: Sequence[TrialRecord], name: str) -> bool:
     """Whether the search space samples ``name`` on a log scale."""
     for t in trials:
         entry = search_entry(t, name)
@@ -124,18 +92,18 @@ def is_log_param(trials: Sequence[Trial], name: str) -> bool:
     return False
 
 
-def param_value(t: Trial, leaf: str) -> float | None:
+def param_value(t: TrialRecord, leaf: str) -> float | None:
     """A numeric hyperparameter by its leaf name (``temperature``); the spec's when not
     searched."""
-    for k, v in flat_params(t.params).items():
+    for k, v in t.flat_params.items():
         if (k == leaf or k.endswith("." + leaf)) and is_number(v):
             return float(v)
     v = ((t.experiment.spec or {}).get("method") or {}).get(leaf)
     return float(v) if is_number(v) else None
 
 
-def sample(trials: Sequence[Trial], cap: int, key=objective, keep_best: int = 50,
-           seed: int = 0) -> tuple[list[Trial], str | None]:
+def sample(trials: Sequence[TrialRecord], cap: int, key=by_objective, keep_best: int = 50,
+           seed: int = 0) -> tuple[list[TrialRecord], str | None]:
     """At most ``cap`` trials: the best ``keep_best`` and a seeded random sample of the rest.
 
     Returns the trials (in their original order) and a note for the figure, or None when
@@ -146,7 +114,7 @@ def sample(trials: Sequence[Trial], cap: int, key=objective, keep_best: int = 50
     scored = [t for t in trials if key(t) is not None]
     best = set()
     if scored:
-        up = maximize(scored[0])
+        up = scored[0].experiment.maximize
         best = {t.id for t in sorted(scored, key=key, reverse=up)[:min(keep_best, cap)]}
     rest = [t for t in trials if t.id not in best]
     picked = best | {t.id for t in random.Random(seed).sample(rest, cap - len(best))}
@@ -155,20 +123,12 @@ def sample(trials: Sequence[Trial], cap: int, key=objective, keep_best: int = 50
                 "+ random sample)"
 
 
-def epochs_of(t: Trial) -> list[EpochMetric]:
+def epochs_of(t: TrialRecord) -> list[EpochRecord]:
     """The trial's per-epoch metrics, or [] when they were not loaded with it."""
-    if "epochs" in sa_inspect(t).unloaded:
-        return []
-    return list(t.epochs)
+    return list(t.epochs or ())
 
 
-def curve(t: Trial, name: str) -> tuple[list[int], list[float | None]]:
+def curve(t: TrialRecord, name: str) -> tuple[list[int], list[float | None]]:
     """Epochs and values of one per-epoch metric of ``t``."""
     pts = sorted((m.epoch, m.value) for m in epochs_of(t) if m.name == name)
     return [p[0] for p in pts], [p[1] for p in pts]
-
-
-def label(t: Trial) -> str:
-    return f"{t.experiment.name} #{t.backend_trial_id}"
-
-

@@ -12,32 +12,30 @@ import plotly.graph_objects as go
 
 from kd_automl.analysis._common import (
     GREY,
+    by_objective,
     curve,
     empty_figure,
     epochs_of,
-    label,
-    maximize,
-    objective,
     search_trials,
     set_title,
 )
-from kd_automl.store.models import Trial
+from kd_automl.store.records import TrialRecord
 
 MAX_CURVES = 40
 _FAILED = "#d62728"
 
 
-def pick_for_curves(trials: Sequence[Trial], best: int = 10, others: int = 10) -> list[int]:
+def pick_for_curves(trials: Sequence[TrialRecord], best: int = 10, others: int = 10) -> list[int]:
     """Store ids worth a learning curve: the ``best`` completed trials and the latest
     ``others`` pruned or failed ones."""
-    done = [t for t in search_trials(trials) if objective(t) is not None]
+    done = [t for t in search_trials(trials) if t.objective is not None]
     if done:
-        done.sort(key=objective, reverse=maximize(done[0]))
+        done.sort(key=by_objective, reverse=done[0].experiment.maximize)
     stopped = [t for t in search_trials(trials, ("pruned", "failed"))][-others:]
     return [t.id for t in done[:best]] + [t.id for t in stopped]
 
 
-def learning_curves(trials: Sequence[Trial], metric: str = "val_acc",
+def learning_curves(trials: Sequence[TrialRecord], metric: str = "val_acc",
                     max_curves: int = MAX_CURVES) -> go.Figure:
     """``metric`` per epoch, one line per trial; pruned trials grey, failed ones red dotted."""
     title = f"Learning curves ({metric})"
@@ -60,18 +58,18 @@ def learning_curves(trials: Sequence[Trial], metric: str = "val_acc",
         else:
             style, group = {"color": _FAILED, "width": 1, "dash": "dot"}, t.state
         fig.add_scatter(x=xs, y=ys, mode="lines+markers", marker={"size": 4}, line=style,
-                        name=group or label(t), legendgroup=group,
+                        name=group or t.label, legendgroup=group,
                         showlegend=group is None or group not in seen,
-                        hovertext=f"{label(t)} ({t.state})", hoverinfo="text+x+y")
+                        hovertext=f"{t.label} ({t.state})", hoverinfo="text+x+y")
         if group:
             seen.add(group)
     fig.update_layout(xaxis_title="epoch", yaxis_title=metric)
     return set_title(fig, title, note)
 
 
-def loss_terms(trial: Trial) -> go.Figure:
+def loss_terms(trial: TrialRecord) -> go.Figure:
     """Every ``train_*`` loss term of one trial per epoch (kd, ce, hint, ...)."""
-    title = f"Loss terms of {label(trial)}"
+    title = f"Loss terms of {trial.label}"
     names = sorted({m.name for m in epochs_of(trial) if m.name.startswith("train_")})
     if not names:
         return empty_figure(title, "no per-epoch loss terms recorded for this trial")
@@ -85,9 +83,9 @@ def loss_terms(trial: Trial) -> go.Figure:
     return set_title(fig, title)
 
 
-def trial_curves(trial: Trial) -> go.Figure:
+def trial_curves(trial: TrialRecord) -> go.Figure:
     """Every non-loss per-epoch metric of one trial (val_acc, lr, member accuracies...)."""
-    title = f"Per-epoch metrics of {label(trial)}"
+    title = f"Per-epoch metrics of {trial.label}"
     names = sorted({m.name for m in epochs_of(trial) if not m.name.startswith("train_")})
     if not names:
         return empty_figure(title, "no per-epoch metrics recorded for this trial")

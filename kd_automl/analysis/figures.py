@@ -23,7 +23,7 @@ from kd_automl.analysis.objectives import objective_front
 from kd_automl.analysis.params import parallel_coordinates, slice_plot
 from kd_automl.analysis.temperature import temperature_alpha
 from kd_automl.analysis.tradeoff import accuracy_vs_size, gap_and_gain, pareto_front
-from kd_automl.store.models import Trial
+from kd_automl.store.records import TrialRecord
 
 accuracy_by_temperature_alpha = temperature_alpha  # the foundation's name
 
@@ -34,7 +34,7 @@ def is_empty(fig: go.Figure) -> bool:
     return isinstance(meta, dict) and bool(meta.get("empty"))
 
 
-def figure_set(trials: Sequence[Trial], curve_trials: Sequence[Trial] | None = None
+def figure_set(trials: Sequence[TrialRecord], curve_trials: Sequence[TrialRecord] | None = None
                ) -> list[tuple[str, go.Figure]]:
     """Every figure for ``trials``, in report order, as ``(key, figure)``.
 

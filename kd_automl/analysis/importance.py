@@ -23,23 +23,20 @@ from optuna.distributions import (
 from kd_automl.analysis._common import (
     completed,
     empty_figure,
-    flat_params,
     is_log_param,
     is_number,
-    maximize,
-    objective,
     param_names,
     sample,
     set_title,
 )
-from kd_automl.store.models import Trial
+from kd_automl.store.records import TrialRecord
 
 log = logging.getLogger(__name__)
 MAX_TRIALS = 300  # fANOVA's forest grows with the trials; more than this are sampled
 N_TREES, MAX_DEPTH = 24, 16  # smaller than Optuna's default forest: seconds, not minutes
 
 
-def _distribution(trials: Sequence[Trial], name: str, values: list[Any]
+def _distribution(trials: Sequence[TrialRecord], name: str, values: list[Any]
                   ) -> BaseDistribution | None:
     """The distribution of one parameter over ``values``; None when it does not vary."""
     if len({str(v) for v in values}) < 2:
@@ -50,13 +47,13 @@ def _distribution(trials: Sequence[Trial], name: str, values: list[Any]
     return CategoricalDistribution(sorted({str(v) for v in values}))
 
 
-def importances(trials: Sequence[Trial], seed: int = 0) -> dict[str, float]:
+def importances(trials: Sequence[TrialRecord], seed: int = 0) -> dict[str, float]:
     """fANOVA importance of each varying searched parameter over completed ``trials``
     (one experiment's); {} when fewer than two trials or no parameter varies."""
     done = [t for t in completed(trials) if t.params]
     if len(done) < 2:
         return {}
-    flat = [flat_params(t.params) for t in done]
+    flat = [t.flat_params for t in done]
     names = [k for k in param_names(done) if all(k in f and f[k] is not None for f in flat)]
     dists = {k: d for k in names if (d := _distribution(done, k, [f[k] for f in flat]))}
     if not dists:
@@ -66,11 +63,12 @@ def importances(trials: Sequence[Trial], seed: int = 0) -> dict[str, float]:
         params = {k: (float(f[k]) if isinstance(d, FloatDistribution) else str(f[k]))
                   for k, d in dists.items()}
         frozen.append(optuna.trial.create_trial(params=params, distributions=dists,
-                                                value=float(objective(t))))
+                                                value=float(t.objective)))
     prev = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
-        study = optuna.create_study(direction="maximize" if maximize(done[0]) else "minimize")
+        study = optuna.create_study(
+            direction="maximize" if done[0].experiment.maximize else "minimize")
         study.add_trials(frozen)
         evaluator = optuna.importance.FanovaImportanceEvaluator(
             n_trees=N_TREES, max_depth=MAX_DEPTH, seed=seed)
@@ -82,10 +80,10 @@ def importances(trials: Sequence[Trial], seed: int = 0) -> dict[str, float]:
     return {k: float(v) for k, v in imp.items()}
 
 
-def param_importance(trials: Sequence[Trial], max_trials: int = MAX_TRIALS) -> go.Figure:
+def param_importance(trials: Sequence[TrialRecord], max_trials: int = MAX_TRIALS) -> go.Figure:
     """Bar chart of fANOVA importances, one group per experiment."""
     title = "Hyperparameter importance (fANOVA)"
-    by_exp: dict[str, list[Trial]] = {}
+    by_exp: dict[str, list[TrialRecord]] = {}
     for t in completed(trials):
         by_exp.setdefault(t.experiment.name, []).append(t)
     fig = go.Figure()

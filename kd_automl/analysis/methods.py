@@ -8,20 +8,20 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from kd_automl.analysis._common import empty_figure, method_of, search_trials, set_title
-from kd_automl.store.models import Trial
+from kd_automl.analysis._common import empty_figure, search_trials, set_title
+from kd_automl.store.records import TrialRecord
 
 MAX_PAIRS = 6
 MAX_BOX_POINTS = 500  # above this a box shows only its outliers
 ALONE = "student alone"
 
 
-def _pair(t: Trial) -> str:
+def _pair(t: TrialRecord) -> str:
     e = t.experiment
     return f"{e.dataset}: {e.teacher or '–'} → {e.student}"
 
 
-def method_comparison(trials: Sequence[Trial]) -> go.Figure:
+def method_comparison(trials: Sequence[TrialRecord]) -> go.Figure:
     """Student test accuracy per method, one panel per (dataset, teacher, student) pair.
 
     Completed search trials and the student trained alone (baseline) are shown; a box with
@@ -35,7 +35,7 @@ def method_comparison(trials: Sequence[Trial]) -> go.Figure:
         return empty_figure(title, "no completed trials yet")
     groups: dict[str, dict[str, list[float]]] = {}
     for t in rows:
-        m = ALONE if t.role == "baseline" else method_of(t)
+        m = ALONE if t.role == "baseline" else t.method
         groups.setdefault(_pair(t), {}).setdefault(m, []).append(t.student_test_acc)
     pairs = sorted(groups, key=lambda p: -sum(len(v) for v in groups[p].values()))
     notes = []

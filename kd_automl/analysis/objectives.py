@@ -9,29 +9,28 @@ import plotly.graph_objects as go
 from kd_automl.analysis._common import (
     MAX_POINTS,
     empty_figure,
-    label,
     sample,
     search_trials,
     set_title,
 )
-from kd_automl.store.models import Trial
 from kd_automl.store.pareto import goals_of, non_dominated
+from kd_automl.store.records import TrialRecord
 
 TITLE = "Objectives and their Pareto front"
 
 
-def _objectives(t: Trial) -> list[dict]:
+def _objectives(t: TrialRecord) -> list[dict]:
     return list((t.experiment.spec or {}).get("objectives") or [])
 
 
-def objective_front(trials: Sequence[Trial], max_points: int = MAX_POINTS) -> go.Figure:
+def objective_front(trials: Sequence[TrialRecord], max_points: int = MAX_POINTS) -> go.Figure:
     """Each multi-objective experiment's completed trials over its first two objectives,
     the non-dominated ones joined as its front."""
     done = [t for t in search_trials(trials) if len(_objectives(t)) > 1]
     if not done:
         return empty_figure(TITLE, "single-objective experiment(s): no trade-off between "
                                    "objectives (list several under 'objectives:')")
-    by_exp: dict[str, list[Trial]] = {}
+    by_exp: dict[str, list[TrialRecord]] = {}
     for t in done:
         by_exp.setdefault(t.experiment.name, []).append(t)
     fig, notes, axes = go.Figure(), [], None
@@ -56,11 +55,11 @@ def objective_front(trials: Sequence[Trial], max_points: int = MAX_POINTS) -> go
         x, y = attrs[0], attrs[1]
         fig.add_trace(go.Scatter(x=[getattr(t, x) for t in shown],
                                  y=[getattr(t, y) for t in shown], mode="markers",
-                                 name=name, opacity=0.6, text=[label(t) for t in shown]))
+                                 name=name, opacity=0.6, text=[t.label for t in shown]))
         front.sort(key=lambda t: (getattr(t, x), getattr(t, y)))
         fig.add_trace(go.Scatter(x=[getattr(t, x) for t in front],
                                  y=[getattr(t, y) for t in front], mode="lines+markers",
-                                 name=f"{name}: Pareto front", text=[label(t) for t in front],
+                                 name=f"{name}: Pareto front", text=[t.label for t in front],
                                  marker={"size": 9, "symbol": "diamond"}))
     if axes is None:
         return empty_figure(TITLE, "no completed trials yet")

@@ -13,16 +13,13 @@ from kd_automl.analysis._common import (
     MAX_POINTS,
     completed,
     empty_figure,
-    flat_params,
     is_log_param,
     is_number,
-    label,
-    objective,
     param_names,
     sample,
     set_title,
 )
-from kd_automl.store.models import Trial
+from kd_automl.store.records import TrialRecord
 
 MAX_SLICES = 8
 
@@ -40,18 +37,18 @@ def _dimension(name: str, values: list) -> dict | None:
             "tickvals": list(range(len(cats))), "ticktext": cats}
 
 
-def parallel_coordinates(trials: Sequence[Trial], max_lines: int = MAX_LINES) -> go.Figure:
+def parallel_coordinates(trials: Sequence[TrialRecord], max_lines: int = MAX_LINES) -> go.Figure:
     """Searched parameters against the objective, one line per completed trial."""
     title = "Parallel coordinates of searched parameters"
     done = completed(trials)
     if not done:
         return empty_figure(title, "no completed trials yet")
     shown, note = sample(done, max_lines)
-    flat = [flat_params(t.params) for t in shown]
+    flat = [t.flat_params for t in shown]
     dims = [d for k in param_names(shown) if (d := _dimension(k, [f.get(k) for f in flat]))]
     if not dims:
         return empty_figure(title, "no searched parameter varies across completed trials")
-    obj = [objective(t) for t in shown]
+    obj = [t.objective for t in shown]
     metric = done[0].experiment.objective_metric
     dims.append({"label": metric, "values": obj})
     fig = go.Figure(go.Parcoords(line={"color": obj, "colorscale": "Viridis", "showscale": True},
@@ -61,14 +58,14 @@ def parallel_coordinates(trials: Sequence[Trial], max_lines: int = MAX_LINES) ->
     return fig
 
 
-def slice_plot(trials: Sequence[Trial], max_points: int = MAX_POINTS) -> go.Figure:
+def slice_plot(trials: Sequence[TrialRecord], max_points: int = MAX_POINTS) -> go.Figure:
     """One panel per searched parameter: objective against that parameter's value."""
     title = "Slice plot"
     done = completed(trials)
     if not done:
         return empty_figure(title, "no completed trials yet")
     shown, note = sample(done, max_points)
-    flat = [flat_params(t.params) for t in shown]
+    flat = [t.flat_params for t in shown]
     names = [k for k in param_names(shown)
              if len({str(f.get(k)) for f in flat if f.get(k) is not None}) >= 2]
     if not names:
@@ -86,8 +83,8 @@ def slice_plot(trials: Sequence[Trial], max_points: int = MAX_POINTS) -> go.Figu
         r, c = divmod(i, cols)
         pts = [(f[name], t) for f, t in zip(flat, shown, strict=True) if f.get(name) is not None]
         fig.add_trace(scatter(
-            x=[v if is_number(v) else str(v) for v, _ in pts], y=[objective(t) for _, t in pts],
-            mode="markers", showlegend=False, text=[label(t) for _, t in pts],
+            x=[v if is_number(v) else str(v) for v, _ in pts], y=[t.objective for _, t in pts],
+            mode="markers", showlegend=False, text=[t.label for _, t in pts],
             marker={"color": [order[t.id] for _, t in pts],
                     "colorscale": "Blues", "size": 6, "opacity": 0.75,
                     "showscale": i == 0, "colorbar": {"title": "trial"}}),

@@ -18,8 +18,8 @@ from kd_automl.analysis.curves import pick_for_curves
 from kd_automl.analysis.figures import figure_set, is_empty
 from kd_automl.analysis.reskd import reskd_figures
 from kd_automl.analysis.takd import takd_figures
-from kd_automl.store.leaderboard import Row, baseline_accuracy, leaderboard
-from kd_automl.store.models import Experiment, Trial
+from kd_automl.store.leaderboard import Row, leaderboard
+from kd_automl.store.records import ExperimentRecord, TrialRecord
 from kd_automl.store.store import Store
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1400px}
@@ -47,34 +47,32 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]
     return f"<table><tr>{th}</tr>{body}</table>"
 
 
-def _summary(exps: list[Experiment], trials: list[Trial]) -> str:
+def _summary(exps: list[ExperimentRecord], trials: list[TrialRecord]) -> str:
     counts: dict[int, dict[str, int]] = {}
-    best: dict[int, Trial] = {}
+    best: dict[int, TrialRecord] = {}
     for t in trials:
         counts.setdefault(t.experiment_id, {}).setdefault(t.state, 0)
         counts[t.experiment_id][t.state] += 1
     for t in leaderboard_best(trials):
         best[t.experiment_id] = t
-    base = baseline_accuracy(trials)
     rows = []
     for e in exps:
         b = best.get(e.id)
         c = counts.get(e.id, {})
-        obj = None if b is None else (b.student_val_acc if e.objective_metric == "val_acc"
-                                      else b.student_test_acc)
+        obj = None if b is None else b.objective
         rows.append([e.name, e.backend, e.dataset, e.teacher or "–", e.student, e.method,
                      ", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "none",
                      f"{e.objective_metric} ({e.direction})", _pct(obj),
-                     _pct(b.student_test_acc if b else None), _pct(base.get(e.id)),
+                     _pct(b.student_test_acc if b else None), _pct(e.baseline_test_acc),
                      _params(b.params) if b else "–"])
     return _table(["experiment", "backend", "dataset", "teacher", "student", "method",
                    "trials by state", "objective", "best", "best: test acc", "student alone",
                    "best hyperparameters"], rows, {8, 9, 10})
 
 
-def leaderboard_best(trials: list[Trial]) -> list[Trial]:
+def leaderboard_best(trials: list[TrialRecord]) -> list[TrialRecord]:
     """The best completed search trial of each experiment."""
-    best: dict[int, Trial] = {}
+    best: dict[int, TrialRecord] = {}
     for t in trials:
         if t.role != "search" or t.state != "complete":
             continue
@@ -110,7 +108,7 @@ def _message(fig: go.Figure) -> str:
     return ann[0].text if ann else "nothing to show"
 
 
-def method_figures(store: Store, exps: list[Experiment], trials: list[Trial]
+def method_figures(store: Store, exps: list[ExperimentRecord], trials: list[TrialRecord]
                    ) -> list[tuple[str, go.Figure]]:
     """The figures of specific methods (TAKD, ResKD), only when ``trials`` have them.
 

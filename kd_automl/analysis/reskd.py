@@ -14,22 +14,22 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 
 from kd_automl.analysis._common import empty_figure, set_title
-from kd_automl.store.models import Trial
+from kd_automl.store.records import TrialRecord
 
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
-def ensemble_rows(trials: Sequence[Trial]) -> list[Trial]:
+def ensemble_rows(trials: Sequence[TrialRecord]) -> list[TrialRecord]:
     """The completed ResKD ensemble rows."""
     return [t for t in trials if t.role == "reskd" and t.state == "complete"
             and (t.extra or {}).get("res_students")]
 
 
-def _label(t: Trial) -> str:
+def _label(t: TrialRecord) -> str:
     return f"{t.experiment.name} ({t.experiment.backend})"
 
 
-def accuracy_vs_compute(trials: Sequence[Trial], split: str = "test") -> go.Figure:
+def accuracy_vs_compute(trials: Sequence[TrialRecord], split: str = "test") -> go.Figure:
     """Accuracy against mean FLOPs per sample (fraction of the teacher's): one point per
     ensemble prefix (full inference), the adaptive-inference curve over confidence
     thresholds, the threshold picked on validation, and the teacher at 1.0."""
@@ -69,7 +69,7 @@ def accuracy_vs_compute(trials: Sequence[Trial], split: str = "test") -> go.Figu
     return set_title(fig, title)
 
 
-def stage_search(trials: Sequence[Trial]) -> go.Figure:
+def stage_search(trials: Sequence[TrialRecord]) -> go.Figure:
     """Every candidate architecture: its FLOPs fraction against the share of the residual's
     energy it removed, by stage; the members kept are circled."""
     title = "ResKD search: gap reduction vs res-student FLOPs, per stage"
@@ -97,7 +97,7 @@ def stage_search(trials: Sequence[Trial]) -> go.Figure:
     return set_title(fig, title, "circled: the res-student each stage kept")
 
 
-def reskd_figures(trials: Sequence[Trial]) -> list[tuple[str, go.Figure]]:
+def reskd_figures(trials: Sequence[TrialRecord]) -> list[tuple[str, go.Figure]]:
     """The ResKD figures in report order, as ``(key, figure)``; empty list without ResKD rows."""
     if not ensemble_rows(trials) and not any(t.method == "reskd" for t in trials):
         return []

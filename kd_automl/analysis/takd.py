@@ -23,27 +23,24 @@ from kd_automl.analysis._common import (
     MAX_LINES,
     MAX_POINTS,
     empty_figure,
-    label,
-    method_of,
-    objective,
     param_value,
     sample,
     search_trials,
     set_title,
 )
-from kd_automl.store.models import Trial
+from kd_automl.store.records import TrialRecord
 
 _EMPTY = "no completed TAKD trials yet: run a spec with method takd (e.g. " \
          "search_spaces/digits_takd.yaml)"
 
 
-def _chain(t: Trial) -> list[dict[str, Any]]:
+def _chain(t: TrialRecord) -> list[dict[str, Any]]:
     return [a for a in (t.extra or {}).get("assistants") or [] if isinstance(a, dict)]
 
 
-def takd_trials(trials: Sequence[Trial]) -> list[Trial]:
+def takd_trials(trials: Sequence[TrialRecord]) -> list[TrialRecord]:
     """Completed TAKD search trials that recorded their assistant chain."""
-    return [t for t in search_trials(trials) if method_of(t) == "takd"
+    return [t for t in search_trials(trials) if t.method == "takd"
             and t.student_test_acc is not None and _chain(t)]
 
 
@@ -53,22 +50,23 @@ def describe(model: dict[str, Any]) -> str:
     return f"{model.get('arch', '?')}({size})" if size else str(model.get("arch", "?"))
 
 
-def assistant_size(t: Trial) -> float | None:
+def assistant_size(t: TrialRecord) -> float | None:
     """Parameters of the assistant next to the student (the x-axis of the paper's figure)."""
     p = _chain(t)[-1].get("params")
     return float(p) if isinstance(p, int | float) else None
 
 
-def chain_text(t: Trial) -> str:
+def chain_text(t: TrialRecord) -> str:
     return " → ".join(describe(a.get("model") or {}) for a in _chain(t))
 
 
-def _pair(t: Trial) -> tuple[str, str | None, str]:
+def _pair(t: TrialRecord) -> tuple[str, str | None, str]:
     e = t.experiment
     return e.dataset, e.teacher, e.student
 
 
-def kd_reference(trials: Sequence[Trial]) -> dict[tuple[str, str | None, str], tuple[float, str]]:
+def kd_reference(trials: Sequence[TrialRecord]
+                 ) -> dict[tuple[str, str | None, str], tuple[float, str]]:
     """Per (dataset, teacher, student): the test accuracy of KD without an assistant, and a
     label saying where it came from.
 
@@ -76,9 +74,9 @@ def kd_reference(trials: Sequence[Trial]) -> dict[tuple[str, str | None, str], t
     experiment's objective. From replicates (all with the same hyperparameters, e.g. seeds
     of a benchmark): their mean.
     """
-    groups: dict[tuple[str, str | None, str], list[Trial]] = {}
+    groups: dict[tuple[str, str | None, str], list[TrialRecord]] = {}
     for t in search_trials(trials):
-        if method_of(t) == "kd" and t.student_test_acc is not None and objective(t) is not None:
+        if t.method == "kd" and t.student_test_acc is not None and t.objective is not None:
             groups.setdefault(_pair(t), []).append(t)
     out = {}
     for pair, ts in groups.items():
@@ -86,14 +84,14 @@ def kd_reference(trials: Sequence[Trial]) -> dict[tuple[str, str | None, str], t
             out[pair] = (mean(t.student_test_acc for t in ts),
                          f"KD, no assistant (mean of {len(ts)}: {ts[0].experiment.name})")
             continue
-        best = max(ts, key=lambda t: objective(t) if t.experiment.direction != "minimize"
-                   else -objective(t))
+        best = max(ts, key=lambda t: t.objective if t.experiment.direction != "minimize"
+                   else -t.objective)
         out[pair] = (best.student_test_acc,
-                     f"KD, no assistant (best of {len(ts)}: {label(best)})")
+                     f"KD, no assistant (best of {len(ts)}: {best.label})")
     return out
 
 
-def alone(trials: Sequence[Trial]) -> dict[int, tuple[float, int]]:
+def alone(trials: Sequence[TrialRecord]) -> dict[int, tuple[float, int]]:
     """Per experiment id: mean test accuracy of its completed student-alone (baseline) rows
     and how many there are."""
     rows: dict[int, list[float]] = {}
@@ -103,17 +101,17 @@ def alone(trials: Sequence[Trial]) -> dict[int, tuple[float, int]]:
     return {k: (mean(v), len(v)) for k, v in rows.items()}
 
 
-def _hover(t: Trial) -> str:
+def _hover(t: TrialRecord) -> str:
     hop = [f"{k}={v:.3g}" for k in ("temperature", "alpha", "assistant_temperature",
                                     "assistant_alpha")
            if (v := param_value(t, k)) is not None]
     accs = ", ".join(f"{100 * a['test_acc']:.1f}" for a in _chain(t)
                      if isinstance(a.get("test_acc"), int | float))
-    return (f"{label(t)}<br>{chain_text(t)}<br>assistant acc {accs}<br>"
+    return (f"{t.label}<br>{chain_text(t)}<br>assistant acc {accs}<br>"
             f"{' '.join(hop)}")
 
 
-def student_vs_assistant_size(trials: Sequence[Trial], reference: Sequence[Trial] = (),
+def student_vs_assistant_size(trials: Sequence[TrialRecord], reference: Sequence[TrialRecord] = (),
                               colour: str = "temperature",
                               max_points: int = MAX_POINTS) -> go.Figure:
     """Student test accuracy against the assistant's parameter count (Mirzadeh et al., Fig.).
@@ -143,7 +141,7 @@ def student_vs_assistant_size(trials: Sequence[Trial], reference: Sequence[Trial
                 **({"color": [v if v is not None else float("nan") for v in values],
                     "colorscale": "Viridis", "showscale": True,
                     "colorbar": {"title": {"text": colour}}} if has_colour else {})}))
-    exps: dict[int, list[Trial]] = {}
+    exps: dict[int, list[TrialRecord]] = {}
     for t in done:
         exps.setdefault(t.experiment_id, []).append(t)
     base = alone(trials)
@@ -151,10 +149,10 @@ def student_vs_assistant_size(trials: Sequence[Trial], reference: Sequence[Trial
     for i, (exp_id, ts) in enumerate(sorted(exps.items())):
         name = ts[0].experiment.name
         prefix = f"{name}: " if len(exps) > 1 else ""
-        best: dict[float, Trial] = {}
+        best: dict[float, TrialRecord] = {}
         for t in ts:
             size, cur = assistant_size(t), best.get(assistant_size(t))
-            if cur is None or (objective(t) or 0) > (objective(cur) or 0):
+            if cur is None or (t.objective or 0) > (cur.objective or 0):
                 best[size] = t
         xs = sorted(best)
         fig.add_trace(go.Scatter(x=xs, y=[best[x].student_test_acc for x in xs],
@@ -196,7 +194,7 @@ def _positions(n_assistants: int) -> list[str]:
                          [f"assistant {i + 1}" for i in range(n_assistants)]), "student"]
 
 
-def chain_accuracy(trials: Sequence[Trial], max_lines: int = MAX_LINES) -> go.Figure:
+def chain_accuracy(trials: Sequence[TrialRecord], max_lines: int = MAX_LINES) -> go.Figure:
     """Teacher → assistant(s) → student test accuracy, one line per completed TAKD trial
     (coloured by the size of the assistant next to the student), and the mean per assistant
     chain as a thick line."""
@@ -208,13 +206,13 @@ def chain_accuracy(trials: Sequence[Trial], max_lines: int = MAX_LINES) -> go.Fi
     sizes = [s for t in done if (s := assistant_size(t)) is not None]
     lo, hi = (min(sizes), max(sizes)) if sizes else (0.0, 1.0)
 
-    def colour(t: Trial) -> str:
+    def colour(t: TrialRecord) -> str:
         s = assistant_size(t)
         if s is None or hi == lo:
             return "#1f77b4"
         return sample_colorscale("Viridis", [(s - lo) / (hi - lo)])[0]
 
-    def ys(t: Trial) -> list[float | None]:
+    def ys(t: TrialRecord) -> list[float | None]:
         return [t.teacher_test_acc, *[a.get("test_acc") for a in _chain(t)],
                 t.student_test_acc]
 
@@ -225,9 +223,9 @@ def chain_accuracy(trials: Sequence[Trial], max_lines: int = MAX_LINES) -> go.Fi
         order += [x for x in xs if x not in order]
         fig.add_trace(go.Scatter(x=xs, y=ys(t), mode="lines+markers", opacity=0.35,
                                  line={"color": colour(t), "width": 1}, marker={"size": 5},
-                                 name=label(t), showlegend=False, text=_hover(t),
+                                 name=t.label, showlegend=False, text=_hover(t),
                                  hovertemplate="%{text}<br>%{x}: %{y:.4f}<extra></extra>"))
-    groups: dict[str, list[Trial]] = {}
+    groups: dict[str, list[TrialRecord]] = {}
     for t in done:
         groups.setdefault(f"{t.experiment.name}: {chain_text(t)}", []).append(t)
     for name, ts in sorted(groups.items(), key=lambda g: assistant_size(g[1][0]) or 0):
@@ -249,11 +247,11 @@ def chain_accuracy(trials: Sequence[Trial], max_lines: int = MAX_LINES) -> go.Fi
     return set_title(fig, title, note)
 
 
-def takd_figures(trials: Sequence[Trial], reference: Sequence[Trial] = ()
+def takd_figures(trials: Sequence[TrialRecord], reference: Sequence[TrialRecord] = ()
                  ) -> list[tuple[str, go.Figure]]:
     """The TAKD figures in report order, as ``(key, figure)``; empty list without TAKD
     trials. ``reference`` may hold other experiments' trials (for the no-assistant line)."""
-    if not any(method_of(t) == "takd" for t in search_trials(trials, states=None)):
+    if not any(t.method == "takd" for t in search_trials(trials, states=None)):
         return []
     return [("takd_size", student_vs_assistant_size(trials, reference)),
             ("takd_chain", chain_accuracy(trials))]

@@ -11,14 +11,12 @@ import plotly.graph_objects as go
 from kd_automl.analysis._common import (
     MAX_POINTS,
     empty_figure,
-    label,
     param_value,
     sample,
     search_trials,
     set_title,
 )
-from kd_automl.store.leaderboard import baseline_accuracy
-from kd_automl.store.models import Trial
+from kd_automl.store.records import TrialRecord
 
 MIN_FOR_HEATMAP = 12
 
@@ -30,7 +28,7 @@ def _edges(values: np.ndarray, bins: int, log: bool) -> np.ndarray:
     return np.linspace(lo, hi, bins + 1)
 
 
-def temperature_alpha(trials: Sequence[Trial], max_points: int = MAX_POINTS) -> go.Figure:
+def temperature_alpha(trials: Sequence[TrialRecord], max_points: int = MAX_POINTS) -> go.Figure:
     """Student test accuracy over temperature (log) × alpha.
 
     With enough trials a heatmap shows the mean accuracy per (T, alpha) cell, and the
@@ -76,14 +74,14 @@ def temperature_alpha(trials: Sequence[Trial], max_points: int = MAX_POINTS) -> 
     scatter = go.Scattergl if len(sel) > 1000 else go.Scatter
     fig.add_trace(scatter(
         x=[p[0] for p in sel], y=[p[1] for p in sel], mode="markers", name="trial",
-        text=[f"{label(p[2])}<br>test acc {p[2].student_test_acc:.4f}" for p in sel],
+        text=[f"{p[2].label}<br>test acc {p[2].student_test_acc:.4f}" for p in sel],
         hoverinfo="text+x+y",
         marker=({"color": "white", "size": 5, "line": {"width": 1, "color": "black"}}
                 if heat else
                 {"color": [p[2].student_test_acc for p in sel], "colorscale": "Viridis",
                  "size": 11, "showscale": True, "colorbar": {"title": "test acc"},
                  "line": {"width": 1, "color": "black"}})))
-    base = sorted(set(baseline_accuracy(trials).values()))
+    base = sorted({t.experiment.baseline_test_acc for t in trials} - {None})
     if base:
         notes.append("student alone: " + ", ".join(f"{b:.4f}" for b in base))
     fig.update_layout(xaxis_title="temperature T", yaxis_title="alpha (weight of the KD term)",

@@ -10,35 +10,31 @@ from plotly.subplots import make_subplots
 from kd_automl.analysis._common import (
     MAX_POINTS,
     empty_figure,
-    label,
-    method_of,
     sample,
     search_trials,
     set_title,
 )
-from kd_automl.store.leaderboard import baseline_accuracy
-from kd_automl.store.models import Trial
+from kd_automl.store.records import TrialRecord
 
 _SIZES = {"student_params": "student parameters", "student_flops": "student FLOPs"}
 
 
-def _test_acc(t: Trial) -> float | None:
+def _test_acc(t: TrialRecord) -> float | None:
     return t.student_test_acc
 
 
-def gap_and_gain(trials: Sequence[Trial], max_points: int = MAX_POINTS) -> go.Figure:
+def gap_and_gain(trials: Sequence[TrialRecord], max_points: int = MAX_POINTS) -> go.Figure:
     """Per completed trial: teacher–student gap (top) and KD gain over the student trained
     alone (bottom), in trial order."""
     title = "Teacher–student gap and KD gain per trial"
     done = [t for t in search_trials(trials) if t.student_test_acc is not None]
     if not done:
         return empty_figure(title, "no completed trials with a test accuracy yet")
-    base = baseline_accuracy(trials)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=("gap = teacher − student test accuracy",
                                         "gain = student test accuracy − student alone"))
     notes = []
-    by_exp: dict[str, list[Trial]] = {}
+    by_exp: dict[str, list[TrialRecord]] = {}
     for t in sorted(done, key=lambda t: t.id):
         by_exp.setdefault(t.experiment.name, []).append(t)
     cap = max(100, max_points // len(by_exp))
@@ -48,15 +44,14 @@ def gap_and_gain(trials: Sequence[Trial], max_points: int = MAX_POINTS) -> go.Fi
         if note:
             notes.append(f"{name}: {note}")
         xs = [index[t.id] for t in shown]
-        text = [label(t) for t in shown]
+        text = [t.label for t in shown]
         kind = go.Scattergl if len(shown) > 1000 else go.Scatter
         fig.add_trace(kind(x=xs, y=[t.gap for t in shown], mode="markers", name=name,
                            legendgroup=name, text=text), row=1, col=1)
-        b = base.get(ts[0].experiment_id)
-        if b is None:
+        if ts[0].experiment.baseline_test_acc is None:
             notes.append(f"{name}: no student-alone baseline, so no gain")
             continue
-        fig.add_trace(kind(x=xs, y=[t.student_test_acc - b for t in shown], mode="markers",
+        fig.add_trace(kind(x=xs, y=[t.gain for t in shown], mode="markers",
                            name=name, legendgroup=name, showlegend=False, text=text),
                       row=2, col=1)
     fig.add_hline(y=0, line_dash="dash", line_color="#888", row=2, col=1)
@@ -75,7 +70,7 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, flo
     return front
 
 
-def fixed_size(trials: Sequence[Trial], size: str = "student_params") -> str | None:
+def fixed_size(trials: Sequence[TrialRecord], size: str = "student_params") -> str | None:
     """Why there is no size trade-off to draw (one line), or None when the student's size
     varies among ``trials`` (within an experiment, or between the experiments shown)."""
     sizes = {getattr(t, size) for t in trials}
@@ -87,7 +82,7 @@ def fixed_size(trials: Sequence[Trial], size: str = "student_params") -> str | N
             "field (student.width, ...) to see accuracy against size")
 
 
-def accuracy_vs_size(trials: Sequence[Trial], size: str = "student_params",
+def accuracy_vs_size(trials: Sequence[TrialRecord], size: str = "student_params",
                      max_points: int = MAX_POINTS) -> go.Figure:
     """Student test accuracy against student size (params or FLOPs), with the Pareto front."""
     if size not in _SIZES:
@@ -104,20 +99,20 @@ def accuracy_vs_size(trials: Sequence[Trial], size: str = "student_params",
     front = pareto_front([(float(getattr(t, size)), t.student_test_acc) for t in done])
     shown, note = sample(done, max_points, key=_test_acc)
     fig = go.Figure()
-    by_method: dict[str, list[Trial]] = {}
+    by_method: dict[str, list[TrialRecord]] = {}
     for t in shown:
-        by_method.setdefault(method_of(t), []).append(t)
+        by_method.setdefault(t.method, []).append(t)
     kind = go.Scattergl if len(shown) > 1000 else go.Scatter
     for method, ts in sorted(by_method.items()):
         fig.add_trace(kind(x=[getattr(t, size) for t in ts], y=[t.student_test_acc for t in ts],
                            mode="markers", name=method, opacity=0.75,
-                           text=[label(t) for t in ts]))
+                           text=[t.label for t in ts]))
     alone = [t for t in trials if t.role == "baseline" and t.state == "complete"
              and t.student_test_acc is not None and getattr(t, size)]
     if alone:
         fig.add_trace(go.Scatter(x=[getattr(t, size) for t in alone],
                                  y=[t.student_test_acc for t in alone], mode="markers",
-                                 name="student alone", text=[label(t) for t in alone],
+                                 name="student alone", text=[t.label for t in alone],
                                  marker={"symbol": "x", "size": 10, "color": "black"}))
     fig.add_trace(go.Scatter(x=[p[0] for p in front], y=[p[1] for p in front],
                              mode="lines+markers", name="Pareto front",

@@ -12,10 +12,8 @@ from typing import Any
 
 import dash_ag_grid as dag
 from dash import Dash, Input, Output, State, dcc, html, no_update
-from sqlalchemy.engine import make_url
 
 from kd_automl.analysis import figure_set, is_empty, loss_terms, pick_for_curves, trial_curves
-from kd_automl.analysis._common import flat_params
 from kd_automl.dashboard.data import DashboardData
 from kd_automl.store.leaderboard import STATES
 from kd_automl.store.store import Store
@@ -131,7 +129,7 @@ def _trial_panel(data: DashboardData, trial_id: int) -> list[Any]:
         html.H3(f"{e.name} ({e.backend}) trial {t.backend_trial_id}", id="trial-title",
                 style={"fontSize": "1.05em"}),
         html.Div([html.Div([html.H4("hyperparameters"),
-                            _kv_table(list(flat_params(t.params).items()) or [("–", None)],
+                            _kv_table(list(t.flat_params.items()) or [("–", None)],
                                       id="trial-params")]),
                   html.Div([html.H4("results"), _kv_table(results)])],
                  style={"display": "flex", "gap": "3em", "flexWrap": "wrap"}),
@@ -178,7 +176,7 @@ def create_app(store: Store, refresh_s: float = 5.0) -> Dash:
     """The dashboard over ``store`` (open it with :meth:`Store.open_read_only`)."""
     data = DashboardData(store)
     app = Dash(__name__, title="kd-automl dashboard", update_title=None)
-    app.layout = layout(make_url(store.url).render_as_string(), refresh_s)
+    app.layout = layout(store.display_url, refresh_s)
 
     @app.callback(Output("version", "data"), Output("status", "children"),
                   Input("tick", "n_intervals"), State("version", "data"))

@@ -7,9 +7,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from kd_automl.analysis._common import flat_params
 from kd_automl.store.leaderboard import Row, leaderboard
-from kd_automl.store.models import Experiment, Trial
+from kd_automl.store.records import ExperimentRecord, TrialRecord, format_params
 from kd_automl.store.store import Store
 
 
@@ -18,8 +17,8 @@ class Snapshot:
     """Every experiment and trial at one database version."""
 
     version: str
-    experiments: list[Experiment] = field(default_factory=list)
-    trials: list[Trial] = field(default_factory=list)
+    experiments: list[ExperimentRecord] = field(default_factory=list)
+    trials: list[TrialRecord] = field(default_factory=list)
     counts: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
@@ -43,7 +42,7 @@ class DashboardData:
                                       self.store.trial_counts())
             return self._snap
 
-    def trials_of(self, exp_ids: list[int] | None) -> list[Trial]:
+    def trials_of(self, exp_ids: list[int] | None) -> list[TrialRecord]:
         """Trials of the selected experiments (all when none are selected)."""
         trials = self.snapshot().trials
         if not exp_ids:
@@ -80,7 +79,7 @@ class DashboardData:
                            trials=self.trials_of(exp_ids))
         return [_grid_row(r) for r in rows]
 
-    def trial(self, trial_id: int) -> Trial | None:
+    def trial(self, trial_id: int) -> TrialRecord | None:
         found = self.store.trials_by_id([trial_id], with_epochs=True)
         return found[0] if found else None
 
@@ -90,12 +89,9 @@ def _pct(v: float | None) -> float | None:
 
 
 def _grid_row(r: Row) -> dict[str, Any]:
-    flat = flat_params(r.params)
     return {"trial_id": str(r.trial_id), "rank": r.rank, "experiment": r.experiment,
             "backend": r.backend, "trial": r.trial, "state": r.state, "method": r.method,
-            "hyperparameters": " ".join(
-                f"{k.rsplit('.', 1)[-1]}={v:.3g}" if isinstance(v, float) else
-                f"{k.rsplit('.', 1)[-1]}={v}" for k, v in flat.items()),
+            "hyperparameters": format_params(r.params),
             "val_acc": _pct(r.student_val_acc), "test_acc": _pct(r.student_test_acc),
             "teacher_acc": _pct(r.teacher_test_acc), "gap": _pct(r.gap), "gain": _pct(r.gain),
             "student_params": r.student_params, "student_flops": r.student_flops}

@@ -7,6 +7,21 @@ from typing import Any, Literal
 
 Status = Literal["complete", "pruned", "failed"]
 
+# objective metric -> the TrialResult field (and store column) that holds it
+METRIC_FIELDS = {
+    "val_acc": "student_val_acc",
+    "test_acc": "student_test_acc",
+    "student_params": "student_params",
+    "student_flops": "student_flops",
+    "student_latency_ms": "student_latency_ms",
+    "wall_time_s": "wall_time_s",
+}
+
+
+def objective_field(metric: str) -> str:
+    """The field holding objective ``metric`` (``val_acc`` -> ``student_val_acc``)."""
+    return METRIC_FIELDS.get(metric, metric)
+
 
 @dataclass
 class TrialResult:
@@ -28,8 +43,7 @@ class TrialResult:
 
     def objective(self, metric: str) -> float | None:
         """The value of an objective metric (``val_acc``, ``test_acc`` or a field name)."""
-        v = {"val_acc": self.student_val_acc, "test_acc": self.student_test_acc}.get(metric)
-        return v if metric in ("val_acc", "test_acc") else getattr(self, metric)
+        return getattr(self, objective_field(metric))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -18,8 +18,9 @@ import warnings
 from datetime import datetime, timedelta
 
 import optuna
-import sqlalchemy as sa
 from optuna.trial import TrialState
+
+from kd_automl.store.optuna_tables import running_without_heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -136,13 +137,7 @@ def heartbeat_for(study: optuna.Study) -> Heartbeat | None:
 def _never_beaten(study: optuna.Study, grace: int) -> list[int]:
     """RUNNING trials without any heartbeat that started over ``grace`` s ago (older runs)."""
     storage = study._storage
-    engine = getattr(getattr(storage, "_backend", storage), "engine", None)
-    if engine is None:
-        return []
-    q = sa.text("SELECT t.trial_id FROM trials t WHERE t.study_id = :sid AND t.state = 'RUNNING' "
-                "AND NOT EXISTS (SELECT 1 FROM trial_heartbeats h WHERE h.trial_id = t.trial_id)")
-    with engine.connect() as conn:
-        ids = [r[0] for r in conn.execute(q, {"sid": study._study_id})]
+    ids = running_without_heartbeat(study) or []
     old = datetime.now() - timedelta(seconds=grace)
     return [i for i in ids if (storage.get_trial(i).datetime_start or old) <= old]
 

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import optuna
-import sqlalchemy as sa
 from optuna.trial import FrozenTrial, TrialState
+
+from kd_automl.store.optuna_tables import state_counts
 
 
 def is_finished(t: FrozenTrial) -> bool:
@@ -28,28 +29,18 @@ def finished_count(study: optuna.Study) -> int:
     return sum(is_finished(t) for t in study.get_trials(deepcopy=False))
 
 
-_COUNTS = sa.text(
-    "SELECT t.state, COUNT(*), COUNT(a.trial_id) FROM trials t LEFT JOIN "
-    "trial_user_attributes a ON a.trial_id = t.trial_id AND a.key = 'fail_reason' "
-    "WHERE t.study_id = :sid GROUP BY t.state")
-
-
 def counts(study: optuna.Study) -> tuple[int, int]:
     """(finished, running) trials of ``study``: one query on an RDB storage, rather than
     reading every trial with its parameters, values and attributes."""
-    storage = study._storage
-    engine = getattr(getattr(storage, "_backend", storage), "engine", None)
-    if engine is None:
+    rows = state_counts(study)
+    if rows is None:
         trials = study.get_trials(deepcopy=False)
         return (sum(is_finished(t) for t in trials),
                 sum(t.state == TrialState.RUNNING for t in trials))
     done = running = 0
-    with engine.connect() as conn:
-        for state, n, failed_alone in conn.execute(_COUNTS, {"sid": study._study_id}):
-            state = getattr(state, "name", state)
-            done += n if state in ("COMPLETE", "PRUNED") else failed_alone if state == "FAIL" \
-                else 0
-            running += n if state == "RUNNING" else 0
+    for state, n, failed_alone in rows:
+        done += n if state in ("COMPLETE", "PRUNED") else failed_alone if state == "FAIL" else 0
+        running += n if state == "RUNNING" else 0
     return done, running
 
 

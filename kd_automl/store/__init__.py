@@ -1,8 +1,14 @@
-"""The result store (SQLAlchemy; SQLite by default) and the queries everyone needs."""
+"""The result store (SQLAlchemy; SQLite by default): writes results, hands out frozen records."""
 
-from kd_automl.store.leaderboard import Row, baseline_accuracy, leaderboard
-from kd_automl.store.models import EpochMetric, Experiment, Trial
+from kd_automl.store.leaderboard import Row, leaderboard
+from kd_automl.store.records import (
+    EpochRecord,
+    ExperimentRecord,
+    TrialRecord,
+    flatten_params,
+    format_params,
+)
 from kd_automl.store.store import Store
 
-__all__ = ["EpochMetric", "Experiment", "Row", "Store", "Trial", "baseline_accuracy",
-           "leaderboard"]
+__all__ = ["EpochRecord", "ExperimentRecord", "Row", "Store", "TrialRecord", "flatten_params",
+           "format_params", "leaderboard"]

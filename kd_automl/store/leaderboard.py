@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from kd_automl.store.models import Trial
-from kd_automl.store.pareto import METRIC_ATTR, goals_of, non_dominated
+from kd_automl.store.pareto import goals_of, non_dominated
+from kd_automl.store.records import TrialRecord
 from kd_automl.store.store import Store
 
 
@@ -66,27 +66,6 @@ SORT_KEYS: dict[str, tuple[str, bool]] = {
 }
 
 
-def baseline_accuracy(trials: list[Trial]) -> dict[int, float]:
-    """Test accuracy of the student trained alone, per experiment id (latest baseline wins)."""
-    out: dict[int, float] = {}
-    for t in trials:
-        if t.role == "baseline" and t.state == "complete" and t.student_test_acc is not None:
-            out[t.experiment_id] = t.student_test_acc
-    return out
-
-
-def trial_method(t: Trial) -> str:
-    """The method a trial ran: a searched ``method`` choice, else the trial's, else the spec's."""
-    chosen = (t.params or {}).get("method")
-    if isinstance(chosen, dict) and "_name" in chosen:
-        return str(chosen["_name"])
-    return t.method or t.experiment.method
-
-
-def _objective(t: Trial) -> float | None:
-    return getattr(t, METRIC_ATTR.get(t.experiment.objective_metric, "student_test_acc"))
-
-
 def _matches(value: str | None, wanted: Iterable[str] | None, exact: bool) -> bool:
     if not wanted:
         return True
@@ -100,17 +79,15 @@ def _as_list(v: str | Iterable[str] | None) -> list[str] | None:
     return [v] if isinstance(v, str) else list(v)
 
 
-def _row(t: Trial, base: dict[int, float]) -> Row:
-    b = base.get(t.experiment_id)
-    gain = t.student_test_acc - b if b is not None and t.student_test_acc is not None else None
+def _row(t: TrialRecord) -> Row:
     e = t.experiment
     return Row(rank=0, experiment=e.name, backend=e.backend, trial=t.backend_trial_id,
-               method=trial_method(t), params=t.params or {}, student_val_acc=t.student_val_acc,
+               method=t.method, params=t.params, student_val_acc=t.student_val_acc,
                student_test_acc=t.student_test_acc, teacher_test_acc=t.teacher_test_acc,
-               gap=t.gap, gain=gain, student_params=t.student_params,
+               gap=t.gap, gain=t.gain, student_params=t.student_params,
                student_flops=t.student_flops, student_latency_ms=t.student_latency_ms,
                state=t.state, dataset=e.dataset,
-               teacher=e.teacher, student=e.student, objective=_objective(t),
+               teacher=e.teacher, student=e.student, objective=t.objective,
                wall_time_s=t.wall_time_s, error=t.error, trial_id=t.id)
 
 
@@ -142,7 +119,7 @@ def leaderboard(store: Store, experiments: list[str] | None = None, top: int | N
                 states: str | Iterable[str] | None = ("complete",),
                 sort: str = "objective", reverse: bool = False,
                 best_per_experiment: bool = False, pareto: bool = False,
-                trials: list[Trial] | None = None) -> list[Row]:
+                trials: list[TrialRecord] | None = None) -> list[Row]:
     """Search trials of ``experiments`` (all when None), ranked, best first.
 
     Filters: ``dataset``, ``backend``, ``method`` and ``states`` match exactly
@@ -168,11 +145,10 @@ def leaderboard(store: Store, experiments: list[str] | None = None, top: int | N
     if trials is None:
         trials = store.trials(ids)
     trials = [t for t in trials if t.experiment_id in ids]
-    base = baseline_accuracy(trials)
     wanted_states = _as_list(states)
-    rows = [_row(t, base) for t in trials if t.role == "search"
+    rows = [_row(t) for t in trials if t.role == "search"
             and _matches(t.state, wanted_states, True)
-            and _matches(trial_method(t), _as_list(method), True)]
+            and _matches(t.method, _as_list(method), True)]
     directions = {(e.name, e.backend): e.direction != "minimize" for e in exps}
     if pareto:
         rows = _pareto(rows, exps)
@@ -224,5 +200,5 @@ def rows_to_json(rows: list[Row]) -> str:
     return json.dumps([r.to_dict() for r in rows], indent=2)
 
 
-__all__ = ["COLUMNS", "SORT_KEYS", "STATES", "Row", "baseline_accuracy",
-           "leaderboard", "rows_to_csv", "rows_to_json", "trial_method"]
+__all__ = ["COLUMNS", "SORT_KEYS", "STATES", "Row",
+           "leaderboard", "rows_to_csv", "rows_to_json"]

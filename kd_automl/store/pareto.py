@@ -9,15 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-# objective metric -> the kd_trials column (and leaderboard Row attribute) holding it
-METRIC_ATTR = {
-    "val_acc": "student_val_acc",
-    "test_acc": "student_test_acc",
-    "student_params": "student_params",
-    "student_flops": "student_flops",
-    "student_latency_ms": "student_latency_ms",
-    "wall_time_s": "wall_time_s",
-}
+from kd_automl.engine.result import METRIC_FIELDS as METRIC_ATTR  # metric -> column
 
 
 def goals_of(spec: dict[str, Any] | None, metric: str, direction: str) -> list[tuple[str, bool]]:

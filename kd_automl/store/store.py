@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -23,6 +24,12 @@ from kd_automl.store.readonly import (
     read_only_engine,
     schema_is_current,
 )
+from kd_automl.store.records import (
+    ExperimentRecord,
+    TrialRecord,
+    experiment_record,
+    trial_record,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,6 +40,16 @@ def _describe_model(section: dict[str, Any] | None) -> str | None:
         return None
     size = ",".join(f"{k}={v}" for k, v in section.items() if k != "arch")
     return f"{section['arch']}({size})" if size else section["arch"]
+
+
+def _baselines(s: Session, experiment_ids: list[int]) -> dict[int, float]:
+    """Test accuracy of the student trained alone, per experiment id (latest baseline wins)."""
+    if not experiment_ids:
+        return {}
+    q = select(Trial.experiment_id, Trial.student_test_acc).where(
+        Trial.experiment_id.in_(experiment_ids), Trial.role == "baseline",
+        Trial.state == "complete", Trial.student_test_acc.is_not(None)).order_by(Trial.id)
+    return {exp_id: acc for exp_id, acc in s.execute(q)}
 
 
 def _finite_or_none(v: float | None) -> float | None:
@@ -50,6 +67,11 @@ class Store:
         self.url = url
         self.engine = create_db_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def display_url(self) -> str:
+        """The database URL with any password masked, for showing."""
+        return make_url(self.url).render_as_string(hide_password=True)
 
     def session(self) -> Session:
         return self._sessions()
@@ -138,37 +160,49 @@ class Store:
 
     # -- reading -------------------------------------------------------------------------
 
-    def experiments(self, names: Iterable[str] | None = None) -> list[Experiment]:
+    def experiments(self, names: Iterable[str] | None = None) -> list[ExperimentRecord]:
+        """Experiments (all, or those named), oldest first."""
         with self.session() as s:
             q = select(Experiment).order_by(Experiment.created_at)
             if names:
                 q = q.where(Experiment.name.in_(list(names)))
-            return list(s.scalars(q))
+            rows = list(s.scalars(q))
+            base = _baselines(s, [e.id for e in rows])
+            return [experiment_record(e, base.get(e.id)) for e in rows]
 
     def trials(self, experiment_ids: Iterable[int] | None = None, *, with_epochs: bool = False,
-               states: Iterable[str] | None = None, role: str | None = None) -> list[Trial]:
-        with self.session() as s:
-            q = select(Trial).options(selectinload(Trial.experiment)).order_by(Trial.id)
-            if with_epochs:
-                q = q.options(selectinload(Trial.epochs))
-            if experiment_ids is not None:
-                q = q.where(Trial.experiment_id.in_(list(experiment_ids)))
-            if states:
-                q = q.where(Trial.state.in_(list(states)))
-            if role:
-                q = q.where(Trial.role == role)
-            return list(s.scalars(q))
+               states: Iterable[str] | None = None, role: str | None = None
+               ) -> list[TrialRecord]:
+        """Trials (of ``experiment_ids``, in ``states``, of ``role``), ordered by id; their
+        per-epoch metrics only ``with_epochs``."""
+        q = select(Trial).order_by(Trial.id)
+        if experiment_ids is not None:
+            q = q.where(Trial.experiment_id.in_(list(experiment_ids)))
+        if states:
+            q = q.where(Trial.state.in_(list(states)))
+        if role:
+            q = q.where(Trial.role == role)
+        return self._trial_records(q, with_epochs)
 
-    def trials_by_id(self, ids: Iterable[int], *, with_epochs: bool = False) -> list[Trial]:
+    def trials_by_id(self, ids: Iterable[int], *, with_epochs: bool = False
+                     ) -> list[TrialRecord]:
         """The trials with store ids ``ids`` (with their experiment), ordered by id."""
         ids = list(ids)
         if not ids:
             return []
+        return self._trial_records(select(Trial).where(Trial.id.in_(ids)).order_by(Trial.id),
+                                   with_epochs)
+
+    def _trial_records(self, q, with_epochs: bool) -> list[TrialRecord]:
         with self.session() as s:
-            q = select(Trial).options(selectinload(Trial.experiment)).where(Trial.id.in_(ids))
+            q = q.options(selectinload(Trial.experiment))
             if with_epochs:
                 q = q.options(selectinload(Trial.epochs))
-            return list(s.scalars(q.order_by(Trial.id)))
+            rows = list(s.scalars(q))
+            exp_rows = {t.experiment_id: t.experiment for t in rows}
+            base = _baselines(s, list(exp_rows))
+            exps = {i: experiment_record(e, base.get(i)) for i, e in exp_rows.items()}
+            return [trial_record(t, exps[t.experiment_id], with_epochs) for t in rows]
 
     def trial_counts(self, role: str | None = "search") -> dict[int, dict[str, int]]:
         """Number of trials per experiment id and state (of ``role``; None: every role)."""
