@@ -118,3 +118,29 @@ def test_read_only_store_serves_many_threads_at_once(store, tiny_spec_dict):
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         assert set(pool.map(read, range(400))) == {6}
+
+
+def test_the_store_hands_out_frozen_records(store, tiny_spec_dict):
+    import dataclasses
+
+    from kd_automl.store import ExperimentRecord, TrialRecord
+
+    spec = parse_spec(tiny_spec_dict)
+    exp = store.experiment(spec, "optuna")
+    base = store.start_trial(exp, "baseline", {}, role="baseline", method="ce")
+    store.finish_trial(base, _result(0.90))
+    chosen = {"method": {"_name": "dkd", "alpha": 1.0}, "train.lr": 0.05}
+    tid = store.start_trial(exp, "0", chosen)
+    store.finish_trial(tid, _result(0.95, curve=[{"epoch": 1, "val_acc": 0.9}]))
+    (e,) = store.experiments()
+    assert isinstance(e, ExperimentRecord) and e.baseline_test_acc == pytest.approx(0.89)
+    t = store.trials(role="search")[0]
+    assert isinstance(t, TrialRecord) and t.experiment == e
+    assert t.epochs is None  # not loaded: absent, not empty
+    assert store.trials_by_id([tid], with_epochs=True)[0].epochs[0].value == 0.9
+    assert t.objective == 0.95  # the spec's metric, val_acc
+    assert t.method == "dkd" and store.trials(role="baseline")[0].method == "ce"
+    assert t.flat_params == {"method": "dkd", "method.alpha": 1.0, "train.lr": 0.05}
+    assert t.gain == pytest.approx(0.94 - 0.89)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        t.state = "failed"
