@@ -39,7 +39,7 @@ def _watch(launch, ws, db_url: str, maximize: bool, total: int | None) -> None:
     """Show progress until the experiment ends; Ctrl-C stops it cleanly."""
     from rich.live import Live
 
-    from kd_automl.orchestrate import nni_experiment as nx
+    from kd_automl.orchestrate import nni as nx
     from kd_automl.store import Store
 
     store = Store(db_url)
@@ -84,7 +84,7 @@ def start_cmd(
     workspace: Workspace_ = None, db: Db = None, verbose: Verbose = False,
 ) -> None:
     """Launch an NNI experiment of SPEC; prints the web UI URL, then shows progress."""
-    from kd_automl.orchestrate import nni_experiment as nx
+    from kd_automl.orchestrate import nni as nx
     from kd_automl.spec import load_spec
 
     _setup_logging(verbose)
@@ -116,7 +116,7 @@ def resume_cmd(
     workspace: Workspace_ = None, db: Db = None,
 ) -> None:
     """Resume a stopped experiment (its trials keep landing in the store)."""
-    from kd_automl.orchestrate import nni_experiment as nx
+    from kd_automl.orchestrate import nni as nx
 
     ws = _ws(workspace)
     launch = nx.resume(ws, experiment_id, port=port, host=host, trials=trials)
@@ -136,7 +136,7 @@ def view_cmd(
     """Serve the read-only web UI of a finished experiment until Ctrl-C."""
     import time
 
-    from kd_automl.orchestrate import nni_experiment as nx
+    from kd_automl.orchestrate import nni as nx
 
     launch = nx.view(_ws(workspace), experiment_id, port=port, host=host)
     console.print(f"viewing [bold]{launch.id}[/]; web UI: {launch.url}")
@@ -155,7 +155,7 @@ def view_cmd(
 def stop_cmd(experiment_id: Annotated[str, typer.Argument(help="NNI experiment id.")],
              workspace: Workspace_ = None) -> None:
     """Stop a running experiment."""
-    from kd_automl.orchestrate import nni_experiment as nx
+    from kd_automl.orchestrate import nni as nx
 
     stopped = nx.stop(_ws(workspace), experiment_id)
     console.print(f"stopped {experiment_id}" if stopped else f"{experiment_id} was not running")
@@ -164,7 +164,7 @@ def stop_cmd(experiment_id: Annotated[str, typer.Argument(help="NNI experiment i
 @nni_app.command("list")
 def list_cmd(workspace: Workspace_ = None) -> None:
     """List this workspace's NNI experiments."""
-    from kd_automl.orchestrate import nni_experiment as nx
+    from kd_automl.orchestrate import nni as nx
 
     rows = nx.list_experiments(_ws(workspace))
     if not rows:
@@ -189,7 +189,7 @@ def import_cmd(
     workspace: Workspace_ = None, db: Db = None,
 ) -> None:
     """Copy an experiment's trials from NNI's database into the store."""
-    from kd_automl.orchestrate import nni_experiment as nx
+    from kd_automl.orchestrate import nni as nx
     from kd_automl.spec import load_spec
     from kd_automl.store import Store
 

@@ -1,4 +1,5 @@
-"""Optuna backend: ask/tell over the engine, every trial recorded in the store.
+"""Optuna backend: ask/tell over the engine, every trial recorded in the store
+(:mod:`kd_automl.orchestrate.recording`).
 
 >>> from kd_automl.optuna import run_study
 >>> summary = run_study("search_spaces/digits_kd.yaml", n_trials=4)   # doctest: +SKIP
@@ -10,19 +11,16 @@ import contextlib
 import logging
 import signal
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import optuna
-import torch
 from optuna.trial import TrialState
 from pydantic import ValidationError
 
-from kd_automl.data import ensure_available
-from kd_automl.engine import TrialResult, run_trial
+from kd_automl.engine import TrialResult
 from kd_automl.errors import KDAutoMLError, TrialPruned
 from kd_automl.orchestrate import signals
 from kd_automl.orchestrate.heartbeat import (
@@ -32,28 +30,25 @@ from kd_automl.orchestrate.heartbeat import (
     interval_s,
     reap_stale,
 )
+from kd_automl.orchestrate.recording import (
+    TrialCallback,
+    TrialEvent,
+    check_before_search,
+    finish,
+    run_baseline,
+    run_sampled,
+)
 from kd_automl.orchestrate.threads import set_trial_threads
 from kd_automl.orchestrate.work_queue import WorkQueue, finished_count
 from kd_automl.search import suggest_params
 from kd_automl.search.strategy import build_pruner, build_sampler, notes
-from kd_automl.spec import ExperimentSpec, apply_params, load_spec
+from kd_automl.spec import ExperimentSpec, load_spec
 from kd_automl.store import Store
 from kd_automl.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-TrialCallback = Callable[["TrialEvent"], None]
 TARGET_ATTR = "kd_automl_target"  # finished trials the running study is asked for
-
-
-@dataclass
-class TrialEvent:
-    """A trial that just ended, for progress displays."""
-
-    number: int | str
-    role: str
-    params: dict[str, Any]
-    result: TrialResult
 
 
 @dataclass
@@ -168,26 +163,6 @@ def _load_study(spec: ExperimentSpec, study_name: str, storage_url: str, *,
     return study
 
 
-def run_baseline(spec: ExperimentSpec, store: Store, experiment_id: int, workspace: Workspace,
-                 on_trial: TrialCallback | None = None) -> TrialResult | None:
-    """Train the student alone (method ``ce``) once per experiment, for the KD-gain column."""
-    done = [t for t in store.trials([experiment_id], role="baseline") if t.state == "complete"]
-    if done:
-        return None
-    base_spec = apply_params(spec, {"method": {"_name": "ce"}}, source="baseline")
-    trial_id = store.start_trial(experiment_id, "baseline", {}, role="baseline", method="ce")
-    try:
-        result = run_trial(base_spec, workspace)
-    except BaseException:  # stopped: not left "running"
-        with contextlib.suppress(Exception):
-            store.mark_failed(trial_id, "interrupted")
-        raise
-    store.finish_trial(trial_id, result)
-    if on_trial:
-        on_trial(TrialEvent("baseline", "baseline", {}, result))
-    return result
-
-
 @dataclass
 class AskedTrial:
     """An Optuna trial that was asked, with its parameters and its row in the store."""
@@ -235,9 +210,8 @@ def end_trial(study: optuna.Study, spec: ExperimentSpec, store: Store, asked: As
     """Store ``result`` and tell the study, as one step a Ctrl-C cannot cut in half."""
     finished = told = False
     try:
-        result.extra.setdefault("torch_threads", torch.get_num_threads())
         with signals.deferred() as interrupted:
-            store.finish_trial(asked.store_id, result)
+            finish(store, asked.store_id, result)
             finished = True
             trial = asked.trial
             if result.status == "complete":
@@ -283,12 +257,9 @@ def _one_trial(study: optuna.Study, spec: ExperimentSpec, store: Store, experime
                queue: WorkQueue | None = None, heartbeat: Heartbeat | None = None) -> None:
     asked = begin_trial(study, spec, store, experiment_id, queue=queue, heartbeat=heartbeat)
     try:
-        try:
-            trial_spec = apply_params(spec, asked.params, source=f"trial {asked.trial.number}")
-            result = run_trial(trial_spec, workspace,
-                               OptunaReporter.for_spec(asked.trial, spec))
-        except KDAutoMLError as err:  # the sampled point is not a valid spec
-            result = TrialResult(status="failed", error=str(err))
+        result = run_sampled(spec, asked.params, workspace,
+                             OptunaReporter.for_spec(asked.trial, spec),
+                             source=f"trial {asked.trial.number}")
     except BaseException:
         # Ctrl-C (or a store error) while the trial runs: nothing is left "running"
         abandon_trial(study, store, asked)
@@ -324,7 +295,7 @@ def _trial_loop(study: optuna.Study, spec: ExperimentSpec, store: Store, experim
 def work_queue(study: optuna.Study, ws: Workspace, target: int) -> WorkQueue:
     """The queue every process of one study shares: a lock file in the workspace, or on
     PostgreSQL an advisory lock (so workers on other machines share it too)."""
-    from kd_automl.orchestrate.db_lock import shared_lock
+    from kd_automl.store.optuna_tables import shared_lock
 
     return WorkQueue(study, target, ws.root / "locks" / f"{study.study_name}.lock",
                      reap=reap_stale, lock=shared_lock(study), reap_every_s=interval_s())
@@ -359,9 +330,7 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
         spec = spec.model_copy(update={"fuse": fuse})
     if n_trials < 0:
         raise KDAutoMLError("--trials must be >= 0")
-    if not spec.search:
-        raise KDAutoMLError(f"spec {spec.name!r} has an empty 'search' section: nothing to tune")
-    ensure_available(spec.dataset.name, spec.dataset.options)  # one clear error, not N trials
+    check_before_search(spec)
     ws = Workspace.resolve(workspace)
     db_url = db or ws.db_url
     store = Store(db_url)

@@ -15,7 +15,7 @@ The experiment runs on NNI's *sequential* execution engine: models are evaluated
 one after another in this process, so no NNI manager, web UI or trial subprocess
 is involved (the residual targets live in this process's memory). As for the HPO
 backend, ``HOME`` and NNI's config folder point at ``<workspace>/nni`` first
-(:func:`kd_automl.orchestrate.nni_experiment._prepare_env`), so the experiment
+(:func:`kd_automl.orchestrate.nni.prepare_env`), so the experiment
 registry and folders (``nni/nas-experiments/<id>``) live in the workspace.
 """
 
@@ -103,9 +103,9 @@ def _strategy(strategy_mod, name: str, n_trials: int, seed: int):
 def search_stage_nni(stage: StageSearch, space: ArchSpace, n_trials: int, seed: int,
                      strategy: str, ws: Workspace) -> str:
     """Run one NNI NAS experiment for ``stage``; returns its NNI experiment id."""
-    from kd_automl.orchestrate.nni_experiment import _prepare_env, nni_home
+    from kd_automl.orchestrate.nni import nni_home, prepare_env
 
-    _prepare_env(ws)
+    prepare_env(ws)
     nni, _, strategy_mod, FunctionalEvaluator, NasExperiment, NasExperimentConfig = _import_nas()
     from nni.experiment import RunMode
 

@@ -16,12 +16,11 @@ import sys
 from pathlib import Path
 
 import nni
-import torch
 
-from kd_automl.engine import TrialResult, run_trial
-from kd_automl.errors import KDAutoMLError
+from kd_automl.engine import TrialResult
+from kd_automl.orchestrate.recording import record_trial, run_sampled
 from kd_automl.orchestrate.threads import set_trial_threads
-from kd_automl.spec import apply_params, load_spec
+from kd_automl.spec import load_spec
 from kd_automl.store import Store
 from kd_automl.workspace import Workspace
 
@@ -72,23 +71,21 @@ def main(argv: list[str] | None = None) -> int:
     exp_id = store.experiment(spec, "nni", name=args.experiment,
                               study_name=nni.get_experiment_id())
     sampled = {k: v for k, v in params.items() if k != BUDGET_KEY}
-    store_id = store.start_trial(exp_id, job_id, params)
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
-        if BUDGET_KEY in params:
-            sampled["train.epochs"] = max(1, round(params[BUDGET_KEY]))
+    if BUDGET_KEY in params:
+        sampled["train.epochs"] = max(1, round(params[BUDGET_KEY]))
+
+    def run() -> TrialResult:
+        signal.signal(signal.SIGTERM, _on_sigterm)
         try:
-            trial_spec = apply_params(spec, sampled, source=f"NNI trial {job_id}")
-            result = run_trial(trial_spec, Workspace(Path(args.workspace)),
-                               NNIReporter(spec.objective.metric))
-        except KDAutoMLError as err:
-            result = TrialResult(status="failed", error=str(err))
-    except StoppedByNNI:
-        result = TrialResult(status="pruned", error="stopped by NNI (assessor or experiment stop)")
-    result.extra.update(nni_parameter_id=parameter_id, nni_trial_job_id=job_id,
-                        nni_sequence_id=nni.get_sequence_id(), nni_params=params,
-                        torch_threads=torch.get_num_threads())
-    store.finish_trial(store_id, result)
+            return run_sampled(spec, sampled, Workspace(Path(args.workspace)),
+                               NNIReporter(spec.objective.metric), source=f"NNI trial {job_id}")
+        except StoppedByNNI:
+            return TrialResult(status="pruned",
+                               error="stopped by NNI (assessor or experiment stop)")
+
+    store_id, result = record_trial(store, exp_id, job_id, params, run, extra=dict(
+        nni_parameter_id=parameter_id, nni_trial_job_id=job_id,
+        nni_sequence_id=nni.get_sequence_id(), nni_params=params))
     if result.status != "complete":
         print(f"trial {result.status}: {result.error}", file=sys.stderr)
         return 1

@@ -2,7 +2,7 @@
 
 NNI puts ``--url-prefix`` on its Node.js manager's command line (readable by every local
 user in ``/proc/*/cmdline``) and writes it into logs and its registry. kd-automl starts the
-manager without it: the preloaded guard (``nni_guard.js``) reads the prefix from the inherited
+manager without it: the preloaded guard (``guard.js``) reads the prefix from the inherited
 environment and hands it to NNI inside the process. NNI's processes run with umask 077, and
 NNI's home is made private (folders 0700, files without group/other access).
 """

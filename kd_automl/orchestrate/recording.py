@@ -1,0 +1,100 @@
+"""Recording trials in the store, the same for every backend (Optuna, NNI, NNI's trial entry).
+
+The checks before a search starts, the student-alone baseline, running one sampled point,
+and one stored trial from its start to its result: a trial stopped halfway (Ctrl-C, a
+signal, a store error) is stored as failed ("interrupted"), never left running.
+
+>>> check_before_search(spec)                                      # doctest: +SKIP
+>>> run_baseline(spec, store, experiment_id, workspace)            # doctest: +SKIP
+>>> trial_id, result = record_trial(store, experiment_id, "7", params,
+...                       lambda: run_sampled(spec, params, workspace))   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from kd_automl.engine import NullReporter, Reporter, TrialResult, run_trial
+from kd_automl.errors import KDAutoMLError
+from kd_automl.spec import ExperimentSpec, apply_params
+from kd_automl.store import Store
+from kd_automl.workspace import Workspace
+
+
+@dataclass
+class TrialEvent:
+    """A trial that just ended, for progress displays."""
+
+    number: int | str
+    role: str
+    params: dict[str, Any]
+    result: TrialResult
+
+
+TrialCallback = Callable[[TrialEvent], None]
+
+
+def check_before_search(spec: ExperimentSpec) -> None:
+    """The checks every backend runs before its first trial: something to search, and the
+    dataset in place (one clear error, rather than N failed trials)."""
+    from kd_automl.data import ensure_available
+
+    if not spec.search:
+        raise KDAutoMLError(f"spec {spec.name!r} has an empty 'search' section: nothing to tune")
+    ensure_available(spec.dataset.name, spec.dataset.options)
+
+
+def run_sampled(spec: ExperimentSpec, params: dict[str, Any], workspace: Workspace,
+                reporter: Reporter | None = None, source: str = "trial") -> TrialResult:
+    """Run ``spec`` with the sampled ``params`` written in; a point that is not a valid spec
+    (or a trial's own clear error) is a failed result, not an exception."""
+    try:
+        trial_spec = apply_params(spec, params, source=source)
+        return run_trial(trial_spec, workspace, reporter or NullReporter())
+    except KDAutoMLError as err:
+        return TrialResult(status="failed", error=str(err))
+
+
+def finish(store: Store, trial_id: int, result: TrialResult) -> None:
+    """Store ``result`` as the trial's outcome (with the torch threads it ran on)."""
+    result.extra.setdefault("torch_threads", torch.get_num_threads())
+    store.finish_trial(trial_id, result)
+
+
+def record_trial(store: Store, experiment_id: int, backend_trial_id: str | int,
+                 params: dict[str, Any], run: Callable[[], TrialResult], *,
+                 role: str = "search", method: str | None = None,
+                 extra: dict[str, Any] | None = None) -> tuple[int, TrialResult]:
+    """Open the stored trial, ``run()`` it and store its result (with ``extra``); returns
+    the store's trial id and the result. Stopped halfway, the trial is stored as failed
+    ("interrupted") and the stop goes on."""
+    trial_id = store.start_trial(experiment_id, backend_trial_id, params, role=role,
+                                 method=method)
+    try:
+        result = run()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            store.mark_failed(trial_id, "interrupted")
+        raise
+    result.extra.update(extra or {})
+    finish(store, trial_id, result)
+    return trial_id, result
+
+
+def run_baseline(spec: ExperimentSpec, store: Store, experiment_id: int, workspace: Workspace,
+                 on_trial: TrialCallback | None = None) -> TrialResult | None:
+    """Train the student alone (method ``ce``) once per experiment, for the KD-gain column;
+    None when the experiment has its baseline already."""
+    if store.trials([experiment_id], role="baseline", states=["complete"]):
+        return None
+    base_spec = apply_params(spec, {"method": {"_name": "ce"}}, source="baseline")
+    _, result = record_trial(store, experiment_id, "baseline", {},
+                          lambda: run_trial(base_spec, workspace), role="baseline", method="ce")
+    if on_trial:
+        on_trial(TrialEvent("baseline", "baseline", {}, result))
+    return result
