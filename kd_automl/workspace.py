@@ -41,6 +41,10 @@ class Workspace:
     def db_url(self) -> str:
         return f"sqlite:///{self.root / DB_FILE}"
 
+    def report_file(self) -> Path:
+        """Where the HTML report goes by default: ``<workspace>/reports/report.html``."""
+        return self.folder("reports") / "report.html"
+
     def folder(self, name: str) -> Path:
         path = self.root / name
         try:

@@ -9,7 +9,8 @@ import json
 import pytest
 from test_analysis_stores import fill
 
-from kd_automl.cli import console, main
+from kd_automl.cli import main
+from kd_automl.cli.options import console
 from kd_automl.store import Store
 from kd_automl.store.leaderboard import COLUMNS, leaderboard, rows_to_csv
 

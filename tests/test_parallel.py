@@ -1,9 +1,11 @@
 """Worker processes share one study; each worker gets its own GPU when there are GPUs."""
 
 import optuna
+import pytest
 
+from kd_automl.errors import KDAutoMLError
 from kd_automl.optuna import run_study
-from kd_automl.orchestrate.gpus import gpu_for_worker, visible_gpus
+from kd_automl.orchestrate.gpus import gpu_for_worker, parse_gpus, visible_gpus
 from kd_automl.spec import parse_spec
 from kd_automl.store import Store
 
@@ -28,3 +30,9 @@ def test_two_worker_processes_fill_one_study(workspace, tiny_spec_dict):
     assert all(t.state == "complete" for t in stored)
     # both workers trained against the one cached teacher
     assert len(list((workspace / "teachers").glob("*.json"))) == 1  # one manifest
+
+
+def test_gpu_lists_parse_or_fail_with_one_message():
+    assert parse_gpus("0,1") == [0, 1] and parse_gpus(None) is None and parse_gpus("") is None
+    with pytest.raises(KDAutoMLError, match="GPU ids separated by commas"):
+        parse_gpus("0;1")

@@ -123,6 +123,17 @@ def method_figures(store: Store, exps: list[ExperimentRecord], trials: list[Tria
     return takd_figures(trials, reference) + reskd_figures(trials)
 
 
+def default_report_file(workspace: str | Path | None = None) -> Path:
+    """The report's default path in the workspace (made writable), or one clear error."""
+    from kd_automl.errors import KDAutoMLError
+    from kd_automl.workspace import Workspace
+
+    try:
+        return Workspace.resolve(workspace).report_file()
+    except KDAutoMLError as err:
+        raise KDAutoMLError(f"{err}; or pass --out FILE to write the report elsewhere") from None
+
+
 def write_report(store: Store, out: Path, experiments: list[str] | None = None,
                  top: int = 20) -> Path:
     """Write the report for ``experiments`` (all when None) to ``out``; returns the path.

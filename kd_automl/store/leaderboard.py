@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from kd_automl.sort_keys import SORT_KEYS
 from kd_automl.store.pareto import goals_of, non_dominated
 from kd_automl.store.records import TrialRecord
 from kd_automl.store.store import Store
@@ -51,19 +52,6 @@ class Row:
 COLUMNS = [f.name for f in fields(Row)]
 STATES = ("complete", "pruned", "failed", "running")
 
-# sort key -> (Row attribute, larger is better); "objective" follows each experiment's direction
-SORT_KEYS: dict[str, tuple[str, bool]] = {
-    "objective": ("objective", True),
-    "val_acc": ("student_val_acc", True),
-    "test_acc": ("student_test_acc", True),
-    "teacher_acc": ("teacher_test_acc", True),
-    "gap": ("gap", False),
-    "gain": ("gain", True),
-    "params": ("student_params", False),
-    "flops": ("student_flops", False),
-    "time": ("wall_time_s", False),
-    "trial": ("trial_id", False),
-}
 
 
 def _matches(value: str | None, wanted: Iterable[str] | None, exact: bool) -> bool:
@@ -123,12 +111,12 @@ def leaderboard(store: Store, experiments: list[str] | None = None, top: int | N
     """Search trials of ``experiments`` (all when None), ranked, best first.
 
     Filters: ``dataset``, ``backend``, ``method`` and ``states`` match exactly
-    (case-insensitive; ``states=None`` keeps every state); ``teacher`` and ``student`` match
-    a substring of the model description (``mlp`` matches ``mlp(width=8,depth=1)``). Each
-    filter takes one value or several (any of them). ``sort`` is a key of
-    :data:`SORT_KEYS` (``objective`` follows each experiment's direction; accuracies and
-    gain rank high first, gap/params/flops/time low first; ``reverse`` flips that; trials
-    without the value come last either way).
+    (case-insensitive; ``states=None`` or ``"all"`` keeps every state); ``teacher`` and
+    ``student`` match a substring of the model description (``mlp`` matches
+    ``mlp(width=8,depth=1)``). Each filter takes one value or several (any of them).
+    ``sort`` is a key of :data:`SORT_KEYS` (``objective`` follows each experiment's
+    direction; accuracies and gain rank high first, gap/params/flops/time low first;
+    ``reverse`` flips that; trials without the value come last either way).
     ``best_per_experiment`` keeps the best trial (by objective) of each experiment: the
     cross-experiment view. ``pareto`` keeps the Pareto front of each experiment's
     objectives (its ``objectives``, else its one objective; rows missing a value drop out).
@@ -146,6 +134,8 @@ def leaderboard(store: Store, experiments: list[str] | None = None, top: int | N
         trials = store.trials(ids)
     trials = [t for t in trials if t.experiment_id in ids]
     wanted_states = _as_list(states)
+    if wanted_states and "all" in wanted_states:
+        wanted_states = None
     rows = [_row(t) for t in trials if t.role == "search"
             and _matches(t.state, wanted_states, True)
             and _matches(t.method, _as_list(method), True)]

@@ -160,15 +160,24 @@ class Store:
 
     # -- reading -------------------------------------------------------------------------
 
-    def experiments(self, names: Iterable[str] | None = None) -> list[ExperimentRecord]:
-        """Experiments (all, or those named), oldest first."""
+    def experiments(self, names: Iterable[str] | None = None, *, require: bool = False
+                    ) -> list[ExperimentRecord]:
+        """Experiments (all, or those named), oldest first; ``require``: a name that is not
+        in the store is an error that lists the known ones."""
+        names = list(names or [])
         with self.session() as s:
             q = select(Experiment).order_by(Experiment.created_at)
             if names:
-                q = q.where(Experiment.name.in_(list(names)))
+                q = q.where(Experiment.name.in_(names))
             rows = list(s.scalars(q))
             base = _baselines(s, [e.id for e in rows])
-            return [experiment_record(e, base.get(e.id)) for e in rows]
+            found = [experiment_record(e, base.get(e.id)) for e in rows]
+        missing = [n for n in names if n not in {e.name for e in found}]
+        if require and missing:
+            known = sorted({e.name for e in self.experiments()})
+            raise KDAutoMLError(f"no experiment named {', '.join(map(repr, missing))} in "
+                                f"{self.url}; known: {', '.join(known) or 'none'}")
+        return found
 
     def trials(self, experiment_ids: Iterable[int] | None = None, *, with_epochs: bool = False,
                states: Iterable[str] | None = None, role: str | None = None

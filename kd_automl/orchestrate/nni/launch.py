@@ -45,6 +45,16 @@ class Launch:
     handle: Any = field(repr=False, default=None)
 
     @property
+    def maximize(self) -> bool:
+        """Whether the experiment's tuner maximises its objective (from NNI's config)."""
+        return self.handle.config.tuner.class_args.get("optimize_mode") != "minimize"
+
+    @property
+    def max_trials(self) -> int | None:
+        """The experiment's trial budget (from NNI's config)."""
+        return self.handle.config.max_trial_number
+
+    @property
     def url(self) -> str:
         shown = "127.0.0.1" if self.host in ("127.0.0.1", "0.0.0.0", "") else self.host
         return f"http://{shown}:{self.port}/{self.prefix}/"

@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-from kd_automl.cli import Verbose, Workspace_, _setup_logging, app, console, err_console
+from kd_automl.cli.options import Verbose, Workspace_, console, err_console, setup_logging
+
+app = typer.Typer()
 
 WORKER_ARGV = ("optuna", "worker")  # `kd-automl optuna worker ...` runs this command
 
@@ -29,7 +31,7 @@ def optuna_worker(
     from kd_automl.orchestrate.join import join_study
     from kd_automl.orchestrate.signals import exit_code
 
-    _setup_logging(verbose)
+    setup_logging(verbose)
 
     def line(event) -> None:
         r = event.result

@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from kd_automl.cli import Db, Verbose, Workspace_, _setup_logging, app, console, err_console
+from kd_automl.cli.options import Db, Verbose, Workspace_, console, err_console, setup_logging
+
+app = typer.Typer()
 
 
 class Backend(StrEnum):
@@ -23,6 +25,7 @@ class NasStrategy(StrEnum):
     TPE = "TPE"
 
 
+@app.command("reskd")
 def reskd(
     spec: Annotated[Path, typer.Argument(help="Experiment spec with a 'reskd' section.")],
     backend: Annotated[Backend, typer.Option(help="Who searches each res-student's "
@@ -45,7 +48,7 @@ def reskd(
     from kd_automl.store import Store
     from kd_automl.workspace import Workspace
 
-    _setup_logging(verbose)
+    setup_logging(verbose)
     s = load_spec(spec)
     reskd_config(s, str(spec))
     ws = Workspace.resolve(workspace)
@@ -86,5 +89,3 @@ def reskd(
     console.print(f"stored as experiment {summary.experiment!r} ({summary.backend}) in "
                   f"{store.url}")
 
-
-app.command("reskd")(reskd)

@@ -8,17 +8,20 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from kd_automl.cli import (
+from kd_automl.cli.display import print_leaderboard
+from kd_automl.cli.options import (
     Db,
+    Gpus,
+    SpecPath,
     Verbose,
     Workspace_,
-    _print_leaderboard,
-    _setup_logging,
     console,
     err_console,
+    setup_logging,
 )
+from kd_automl.workspace import Workspace
 
-nni_app = typer.Typer(help="NNI experiments with the web UI: start, resume, view, stop, list, "
+app = typer.Typer(help="NNI experiments with the web UI: start, resume, view, stop, list, "
                       "import.", no_args_is_help=True)
 
 Port = Annotated[int, typer.Option(help="Port of the web UI.")]
@@ -27,12 +30,6 @@ Host = Annotated[str, typer.Option(
     "it (still behind the secret URL prefix).")]
 Detach = Annotated[bool, typer.Option(
     "--detach", help="Return right after launch; the experiment keeps running.")]
-
-
-def _ws(workspace):
-    from kd_automl.workspace import Workspace
-
-    return Workspace.resolve(workspace)
 
 
 def _watch(launch, ws, db_url: str, maximize: bool, total: int | None) -> None:
@@ -64,16 +61,15 @@ def _watch(launch, ws, db_url: str, maximize: bool, total: int | None) -> None:
     if final.status == "ERROR":
         err_console.print(f"[red]experiment ended in ERROR[/]: {final.errors}")
     launch.handle.stop()
-    _print_leaderboard(store, [launch.store_name], top=10, fmt="table")
+    print_leaderboard(store, [launch.store_name], top=10, fmt="table")
 
 
-@nni_app.command("start")
+@app.command("start")
 def start_cmd(
-    spec: Annotated[Path, typer.Argument(help="Experiment spec (YAML or JSON).")],
+    spec: SpecPath,
     trials: Annotated[int, typer.Option("--trials", "-n", help="Max trials.")] = 16,
     concurrency: Annotated[int, typer.Option(help="Trials at once.")] = 1,
-    gpus: Annotated[str | None, typer.Option(help="GPU indices, e.g. 0,1 (one trial "
-                                             "per GPU).")] = None,
+    gpus: Gpus = None,
     use_active_gpu: Annotated[bool, typer.Option(help="Let trials use GPUs other processes "
                                                  "use.")] = False,
     tuner: Annotated[str, typer.Option(help="TPE, Random, Anneal, Evolution, GridSearch, "
@@ -85,20 +81,21 @@ def start_cmd(
 ) -> None:
     """Launch an NNI experiment of SPEC; prints the web UI URL, then shows progress."""
     from kd_automl.orchestrate import nni as nx
+    from kd_automl.orchestrate.gpus import parse_gpus
     from kd_automl.spec import load_spec
 
-    _setup_logging(verbose)
+    setup_logging(verbose)
     s = load_spec(spec)
-    ws = _ws(workspace)
+    ws = Workspace.resolve(workspace)
     db_url = db or ws.db_url
-    gpu_list = [int(g) for g in gpus.split(",")] if gpus else None
     if s.fuse > 1:
         err_console.print(f"fuse {s.fuse} is ignored by NNI: NNI runs one trial per process "
                           "(use `kd-automl optuna` to train trials as fused groups)")
     err_console.print("training the teacher and the student-alone baseline...")
     launch = nx.start(s, ws, db_url, port=port, host=host, trials=trials,
-                      concurrency=concurrency, tuner=tuner, assessor=assessor, gpus=gpu_list,
-                      use_active_gpu=use_active_gpu, max_duration=max_duration)
+                      concurrency=concurrency, tuner=tuner, assessor=assessor,
+                      gpus=parse_gpus(gpus), use_active_gpu=use_active_gpu,
+                      max_duration=max_duration)
     console.print(f"experiment [bold]{launch.id}[/] (store: {launch.store_name})")
     console.print(f"web UI: {launch.url}")
     if detach:
@@ -107,7 +104,7 @@ def start_cmd(
     _watch(launch, ws, db_url, s.objective.direction == "maximize", trials)
 
 
-@nni_app.command("resume")
+@app.command("resume")
 def resume_cmd(
     experiment_id: Annotated[str, typer.Argument(help="NNI experiment id.")],
     trials: Annotated[int | None, typer.Option("--trials", "-n",
@@ -118,16 +115,15 @@ def resume_cmd(
     """Resume a stopped experiment (its trials keep landing in the store)."""
     from kd_automl.orchestrate import nni as nx
 
-    ws = _ws(workspace)
+    ws = Workspace.resolve(workspace)
     launch = nx.resume(ws, experiment_id, port=port, host=host, trials=trials)
     console.print(f"resumed [bold]{launch.id}[/]; web UI: {launch.url}")
     if detach:
         return
-    maximize = launch.handle.config.tuner.class_args.get("optimize_mode") != "minimize"
-    _watch(launch, ws, db or ws.db_url, maximize, trials or launch.handle.config.max_trial_number)
+    _watch(launch, ws, db or ws.db_url, launch.maximize, trials or launch.max_trials)
 
 
-@nni_app.command("view")
+@app.command("view")
 def view_cmd(
     experiment_id: Annotated[str, typer.Argument(help="NNI experiment id.")],
     port: Port = 8080, host: Host = "127.0.0.1", detach: Detach = False,
@@ -138,7 +134,7 @@ def view_cmd(
 
     from kd_automl.orchestrate import nni as nx
 
-    launch = nx.view(_ws(workspace), experiment_id, port=port, host=host)
+    launch = nx.view(Workspace.resolve(workspace), experiment_id, port=port, host=host)
     console.print(f"viewing [bold]{launch.id}[/]; web UI: {launch.url}")
     if detach:
         return
@@ -151,22 +147,22 @@ def view_cmd(
         launch.handle.stop()
 
 
-@nni_app.command("stop")
+@app.command("stop")
 def stop_cmd(experiment_id: Annotated[str, typer.Argument(help="NNI experiment id.")],
              workspace: Workspace_ = None) -> None:
     """Stop a running experiment."""
     from kd_automl.orchestrate import nni as nx
 
-    stopped = nx.stop(_ws(workspace), experiment_id)
+    stopped = nx.stop(Workspace.resolve(workspace), experiment_id)
     console.print(f"stopped {experiment_id}" if stopped else f"{experiment_id} was not running")
 
 
-@nni_app.command("list")
+@app.command("list")
 def list_cmd(workspace: Workspace_ = None) -> None:
     """List this workspace's NNI experiments."""
     from kd_automl.orchestrate import nni as nx
 
-    rows = nx.list_experiments(_ws(workspace))
+    rows = nx.list_experiments(Workspace.resolve(workspace))
     if not rows:
         console.print("no NNI experiments in this workspace")
         return
@@ -179,7 +175,7 @@ def list_cmd(workspace: Workspace_ = None) -> None:
     console.print(table)
 
 
-@nni_app.command("import")
+@app.command("import")
 def import_cmd(
     experiment_id: Annotated[str, typer.Argument(help="NNI experiment id.")],
     spec: Annotated[Path | None, typer.Option(help="The spec it ran (needed for experiments "
@@ -193,7 +189,7 @@ def import_cmd(
     from kd_automl.spec import load_spec
     from kd_automl.store import Store
 
-    ws = _ws(workspace)
+    ws = Workspace.resolve(workspace)
     store = Store(db or ws.db_url)
     name, copied = nx.import_experiment(ws, experiment_id, store,
                                         load_spec(spec) if spec else None, nni_dir)

@@ -1,0 +1,38 @@
+"""The ``kd-automl`` command, assembled from one module per command group."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from kd_automl.cli.info import app as info_app
+from kd_automl.cli.info import data_app
+from kd_automl.cli.nni import app as nni_app
+from kd_automl.cli.options import err_console
+from kd_automl.cli.reskd import app as reskd_app
+from kd_automl.cli.results import app as results_app
+from kd_automl.cli.search import app as search_app
+from kd_automl.cli.worker import app as worker_app
+from kd_automl.cli.worker import rewrite_argv
+from kd_automl.errors import KDAutoMLError
+
+app = typer.Typer(help="Hyperparameter search and AutoML for knowledge distillation.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+for group in (search_app, results_app, info_app, reskd_app, worker_app):
+    app.add_typer(group)  # their commands at the top level: kd-automl optuna, leaderboard, ...
+app.add_typer(nni_app, name="nni")
+app.add_typer(data_app, name="data")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors print one message and exit 1, never a traceback."""
+    try:
+        app(args=rewrite_argv(list(sys.argv[1:] if argv is None else argv)),
+            prog_name="kd-automl")
+    except KDAutoMLError as err:
+        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted; finished trials are in the store")
+        sys.exit(130)

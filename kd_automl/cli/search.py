@@ -1,0 +1,116 @@
+"""``kd-automl check | optuna | demo``: validate a spec, run an Optuna study, the demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kd_automl.cli.display import print_leaderboard
+from kd_automl.cli.options import (
+    Db,
+    Gpus,
+    SpecPath,
+    Verbose,
+    Workspace_,
+    console,
+    err_console,
+    open_store,
+    setup_logging,
+)
+from kd_automl.errors import KDAutoMLError
+
+app = typer.Typer()
+
+DEMO_SPEC = "digits_kd"  # a ready spec shipped in the package (kd_automl/specs/)
+
+
+@app.command()
+def check(spec: SpecPath) -> None:
+    """Validate a spec and its search space without running anything."""
+    from kd_automl.search.strategy import notes
+    from kd_automl.spec import load_spec
+
+    s = load_spec(spec)
+    console.print(f"[green]ok[/] {spec}: experiment {s.name!r}, method {s.method.name}, "
+                  f"{len(s.search)} searched field(s): {', '.join(s.search) or 'none'}")
+    for line in notes(s):
+        console.print(f"note: {line}", highlight=False)
+
+
+def run_optuna(spec_path: Path, trials: int, workspace, db, study, fresh, workers, gpus,
+               baseline: bool = True, threads: int | None = None, fuse: int | None = None):
+    """``run_study`` with a progress display; a stopped run says what it kept."""
+    from kd_automl.cli.progress import trial_progress
+    from kd_automl.optuna import run_study
+    from kd_automl.orchestrate.signals import exit_code
+    from kd_automl.spec import load_spec
+    from kd_automl.store import format_params
+
+    spec = load_spec(spec_path)
+    try:
+        with trial_progress(spec, trials, err_console, format_params) as on_trial:
+            summary = run_study(spec, trials, workspace=workspace, db=db, study_name=study,
+                                fresh=fresh, workers=workers, gpus=gpus, threads=threads,
+                                fuse=fuse, on_trial=on_trial, baseline=baseline)
+    except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, SIGHUP: say what was kept
+        err_console.print(getattr(err, "kept", "interrupted; finished trials are in the store"),
+                          highlight=False, soft_wrap=True)
+        raise typer.Exit(exit_code(err)) from None
+    return summary
+
+
+@app.command("optuna")
+def optuna_cmd(
+    spec: SpecPath,
+    trials: Annotated[int, typer.Option("--trials", "-n", help="Trials to run (more).")] = 16,
+    study: Annotated[str | None, typer.Option(help="Study name (default: the spec's name).")]
+    = None,
+    fresh: Annotated[bool, typer.Option(help="Start a new, timestamped study instead of "
+                                        "resuming the one named after the spec.")] = False,
+    workers: Annotated[int, typer.Option(help="Worker processes (one GPU each when there "
+                                         "are GPUs).")] = 1,
+    gpus: Gpus = None,
+    threads: Annotated[int | None, typer.Option(
+        help="Torch threads per trial (default: usable cores / workers; or "
+        "$KD_AUTOML_THREADS).")] = None,
+    fuse: Annotated[int | None, typer.Option(
+        help="Train this many trials at once as one fused group sharing the teacher, "
+        "refilled as trials end (default: the spec's fuse, 1).")] = None,
+    workspace: Workspace_ = None, db: Db = None, verbose: Verbose = False,
+) -> None:
+    """Run (or resume) an Optuna study of SPEC; every trial lands in the store."""
+    from kd_automl.orchestrate.gpus import parse_gpus
+
+    setup_logging(verbose)
+    summary = run_optuna(spec, trials, workspace, db, study, fresh, workers, parse_gpus(gpus),
+                         threads=threads, fuse=fuse)
+    console.print(f"study [bold]{summary.study_name}[/]: {summary.trials_run} trial(s) run; "
+                  f"store {summary.db}")
+    print_leaderboard(open_store(workspace, summary.db), [summary.experiment], top=10,
+                      fmt="table")
+    if summary.lost_workers:
+        raise KDAutoMLError(f"{'; '.join(summary.lost_workers)}; the other workers ran its "
+                            f"trials ({summary.trials_run} of {trials} finished)")
+
+
+@app.command()
+def demo(
+    trials: Annotated[int, typer.Option("--trials", "-n", help="Trials to run.")] = 16,
+    fresh: Annotated[bool, typer.Option(help="Start a new study instead of resuming.")] = False,
+    workspace: Workspace_ = None, db: Db = None, verbose: Verbose = False,
+) -> None:
+    """The main job: a KD search on digits, then the leaderboard and the HTML report."""
+    from kd_automl.analysis import write_report
+    from kd_automl.workspace import Workspace
+
+    setup_logging(verbose)
+    ws = Workspace.resolve(workspace)
+    summary = run_optuna(Path(DEMO_SPEC), trials, ws.root, db, None, fresh, 1, None)
+    store = open_store(ws.root, summary.db)
+    console.print(f"\nstudy [bold]{summary.study_name}[/] ({summary.trials_run} new trial(s)); "
+                  f"database {summary.db}")
+    print_leaderboard(store, [summary.experiment], top=10, fmt="table")
+    path = write_report(store, ws.report_file(), [summary.experiment])
+    console.print(f"report: {path}")

@@ -1,0 +1,84 @@
+"""The package's import graph: no circle, and SQL only in the store."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "kd_automl"
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def _imports(path: Path, top_level_only: bool) -> set[str]:
+    """Names ``path`` imports (``from a import b`` gives ``a.b`` when that is a module)."""
+    tree = ast.parse(path.read_text())
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    if top_level_only:  # a module's body, including its if/try blocks, not its functions
+        nodes = [n for stmt in tree.body for n in ast.walk(stmt)
+                 if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)]
+    names = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names |= {f"{node.module}.{a.name}" for a in node.names
+                      if f"{node.module}.{a.name}" in MODULES}
+    return names
+
+
+def _graph(top_level_only: bool, within: str = "kd_automl") -> dict[str, set[str]]:
+    return {m: {i for i in _imports(p, top_level_only)
+                if i in MODULES and i.startswith(within) and i != m}
+            for m, p in MODULES.items() if m.startswith(within)}
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(m: str) -> list[str] | None:
+        state[m] = 1
+        stack.append(m)
+        for n in sorted(graph.get(m, ())):
+            if state.get(n) == 1:
+                return stack[stack.index(n):] + [n]
+            if n not in state and (found := visit(n)):
+                return found
+        stack.pop()
+        state[m] = 2
+        return None
+
+    for m in sorted(graph):
+        if m not in state and (found := visit(m)):
+            return found
+    return None
+
+
+def test_no_import_circle_at_module_level():
+    assert _cycle(_graph(top_level_only=True)) is None
+
+
+def test_the_cli_has_no_circle_even_through_lazy_imports():
+    assert _cycle(_graph(top_level_only=False, within="kd_automl.cli")) is None
+
+
+def test_only_the_store_imports_sqlalchemy():
+    users = sorted(m for m, p in MODULES.items() if not m.startswith("kd_automl.store")
+                   and any(i.split(".")[0] == "sqlalchemy" for i in _imports(p, False)))
+    assert users == []
+
+
+def test_the_graph_sees_the_known_edges():  # the test is not vacuous
+    graph = _graph(top_level_only=True)
+    assert "kd_automl.store.store" in graph["kd_automl.store"]
+    assert "kd_automl.cli.options" in graph["kd_automl.cli.search"]
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
