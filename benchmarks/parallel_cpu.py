@@ -9,7 +9,13 @@ default, what workers did before; ``--no-all-cores`` skips these slow rows). The
 fork server the workers start from is started first and timed on its own line: a
 command with workers pays it once.
 
+A second table times whole commands (``python -m kd_automl optuna ... --workers W`` in a
+fresh process: imports, fork server, baseline check and ``--command-trials`` trials), so
+the start-up cost is inside the ratio: on the CPU the main process runs trials while the
+fork server imports, so more workers should never be slower in total.
+
     uv run python benchmarks/parallel_cpu.py [--trials 8] [--epochs 20] [--workers 1 2 4]
+        [--command-trials 8]
 """
 
 from __future__ import annotations
@@ -17,12 +23,15 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import optuna
 import torch
+import yaml
 
 from kd_automl.optuna import run_study
 from kd_automl.orchestrate.threads import threads_per_trial, usable_cores
@@ -40,6 +49,16 @@ def timed(spec, trials: int, workers: int, threads: int | None, ws: Path, name: 
     return time.perf_counter() - start
 
 
+def timed_command(spec_path: Path, trials: int, workers: int, ws: Path, name: str) -> float:
+    """Wall time of one whole ``kd-automl optuna`` command in a fresh process."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "kd_automl", "optuna", str(spec_path), "--trials",
+                    str(trials), "--workers", str(workers), "--workspace", str(ws),
+                    "--study", name], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=8)
@@ -47,6 +66,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--no-all-cores", dest="all_cores", action="store_false")
     ap.add_argument("--workspace", type=Path, default=None)
+    ap.add_argument("--command-trials", type=int, default=8,
+                    help="trials per whole-command row (0: skip that table)")
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.basicConfig(level=logging.WARNING)
@@ -80,6 +101,18 @@ def main() -> None:
         label = f"{threads} ({mode})"
         print(f"{w:>7}  {label:<22}  {wall:7.1f}  {60 * args.trials / wall:10.1f}  "
               f"{base / wall:10.2f}x")
+
+
+    if args.command_trials:
+        spec_path = ws / "spec.yaml"
+        spec_path.write_text(yaml.safe_dump(spec.to_dict()))
+        walls = [(w, timed_command(spec_path, args.command_trials, w, ws, f"cmd-w{w}"))
+                 for w in args.workers]
+        print(f"\nwhole commands, {args.command_trials} trials each (fresh process: imports, "
+              f"fork server, baseline; teacher cached)")
+        print(f"{'workers':>7}  {'wall s':>7}  {'vs 1 worker':>11}")
+        for w, wall in walls:
+            print(f"{w:>7}  {wall:7.1f}  {walls[0][1] / wall:10.2f}x")
 
 
 if __name__ == "__main__":

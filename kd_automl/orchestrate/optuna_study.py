@@ -362,8 +362,13 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
             else:
                 from kd_automl.orchestrate.workers import run_workers
 
+                def run_here(report: TrialCallback | None) -> None:  # worker 0, this process
+                    _trial_loop(study, spec, store, exp_id, ws,
+                                work_queue(study, ws, before + n_trials), heartbeat_for(study),
+                                report, spec.fuse)
+
                 lost = run_workers(spec, study, storage_url, db_url, ws, before + n_trials,
-                                   workers, gpus, threads, store, exp_id, on_trial)
+                                   workers, gpus, threads, store, exp_id, on_trial, run_here)
         except KeyboardInterrupt as err:
             err.kept = _kept(study, before, first, db_url, err)  # type: ignore[attr-defined]
             raise
