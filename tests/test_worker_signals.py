@@ -150,11 +150,13 @@ def test_workers_stop_when_the_main_process_dies(run):
     proc.kill()
     proc.wait()
     wait_for(lambda: not any(_alive(p) for p in workers), timeout=30, what="orphans to stop")
-    rows = _rows(db)
-    assert sorted(t.error or t.state for t in rows if t.state != "complete") == [
-        "interrupted", "running"]  # the worker's trial closed; main's was killed with it
-    resumed, db = run(0)  # resuming marks the killed process's trial as lost
+    left = [t.error or t.state for t in _rows(db) if t.state != "complete"]
+    # the worker closed its trial; main's, killed with SIGKILL, may be left running (unless
+    # either was between two trials)
+    assert set(left) <= {"interrupted", "running"} and left.count("running") <= 1, left
+    resumed, db = run(0, epochs=60)  # resuming marks the killed process's trial as lost
     _, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
     _nothing_running(db)
-    assert [t.error for t in _rows(db) if t.state == "failed"].count("worker lost") == 1
+    assert [t.error for t in _rows(db) if t.state == "failed"].count("worker lost") == \
+        left.count("running")
