@@ -95,3 +95,12 @@ def test_demo_runs_the_digits_search(capsys, workspace):
     assert (workspace / "kd_automl.db").exists()
     assert (workspace / "reports" / "report.html").exists()
     assert list((workspace / "teachers").glob("*.pt"))
+
+
+def test_methods_lists_sources_and_one_method_in_detail(capsys):
+    code, out, _ = run(capsys, "methods")
+    assert code == 0 and "follows" in out and "mdistiller" in out and "wttm" in out
+    code, out, _ = run(capsys, "methods", "byot")
+    assert code == 0 and "kd_t2" in out and "ArchipLab" in out and "true/false" in out
+    code, _, err = run(capsys, "methods", "nosuch")
+    assert code == 1 and "unknown method 'nosuch'" in err and "Traceback" not in err

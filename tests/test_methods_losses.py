@@ -237,3 +237,21 @@ def test_moonshine_cheap_convolutions_keep_shapes_and_cut_parameters_by_hand():
     student = get_method("moonshine").build_student(
         build_model("cnn", (1, 8, 8), 10, width=16, depth=2), g=4, b=1, conv="paper")
     assert conv_params(student) == conv_params(g4)
+
+
+def test_every_method_is_documented_with_the_source_it_follows():
+    """docs/methods.md has one table row per registered method, and its "follows" cell is
+    the method's ``source`` (which ``kd-automl methods`` prints)."""
+    from pathlib import Path
+
+    from kd_automl.distill import get_method, method_names
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "methods.md"
+    rows = {}
+    for line in doc.read_text().splitlines():
+        if line.startswith("| `"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            rows[cells[0].strip("`")] = cells[-1]
+    assert set(rows) == set(method_names())
+    for name in method_names():
+        assert rows[name] == (get_method(name).source or "–"), name

@@ -14,24 +14,45 @@ app = typer.Typer()
 
 
 @app.command()
-def methods() -> None:
-    """List the distillation methods and their hyperparameters."""
+def methods(
+    name: Annotated[str | None, typer.Argument(help="A method: show its hyperparameters.")] = None,
+) -> None:
+    """List the distillation methods (what each follows); with NAME, its hyperparameters."""
     from kd_automl.distill import get_method, method_names
 
-    table = Table(title="Methods (details: docs/methods.md)")
-    for col in ("method", "uses", "hyperparameter", "default", "suggested search", "paper"):
+    if name is not None:
+        _method_details(name, get_method(name))
+        return
+    table = Table(title="Methods (kd-automl methods NAME for one; sources: docs/methods.md)")
+    for col in ("method", "uses", "fuses", "hyperparameters", "follows"):
         table.add_column(col)
-    for name in method_names():
-        cls = get_method(name)
-        uses = ("teacher, assistant(s)" if cls.needs_assistant else
-                "teacher features" if cls.needs_features else
-                "teacher logits" if cls.needs_teacher else "no teacher")
-        rows = [(k, str(h.default), f"{h.search['_type']} {h.search['_value']}" if h.search
-                 else "–") for k, h in cls.hyperparameters.items()] or [("–", "–", "–")]
-        for i, row in enumerate(rows):
-            first = i == 0
-            table.add_row(name if first else "", uses if first else "", *row,
-                          cls.paper if first else "", end_section=i == len(rows) - 1)
+    for n in method_names():
+        cls = get_method(n)
+        table.add_row(n, _uses(cls), "yes" if cls.fusable else "no",
+                      ", ".join(cls.hyperparameters) or "–", cls.source or "–")
+    console.print(table)
+
+
+def _uses(cls) -> str:
+    return ("teacher, assistant(s)" if cls.needs_assistant else
+            "teacher features" if cls.needs_features else
+            "teacher logits" if cls.needs_teacher else "no teacher")
+
+
+def _method_details(name: str, cls) -> None:
+    console.print(f"[bold]{name}[/]: {cls.paper}")
+    console.print(f"follows: {cls.source or '–'}; uses: {_uses(cls)}; "
+                  f"fused trials: {'yes' if cls.fusable else 'no'}")
+    table = Table()
+    for col in ("hyperparameter", "default", "valid", "suggested search", "meaning"):
+        table.add_column(col)
+    for k, h in cls.hyperparameters.items():
+        valid = ("true/false" if h.flag else "|".join(h.choices) if h.choices else
+                 "any" if h.low is None and h.high is None else f">= {h.low}"
+                 if h.high is None else f"<= {h.high}" if h.low is None else
+                 f"{h.low} to {h.high}")
+        search = f"{h.search['_type']} {h.search['_value']}" if h.search else "–"
+        table.add_row(k, str(h.default), valid, search, h.doc or "–")
     console.print(table)
 
 

@@ -27,6 +27,7 @@ class AT(Distiller):
     needs_features = True
     paper = ("Zagoruyko, Komodakis. Paying More Attention to Attention: Improving the "
              "Performance of CNNs via Attention Transfer (ICLR 2017)")
+    source = "Zagoruyko, Komodakis 2017"
     hyperparameters = {
         "beta": HyperParameter(1000.0, low=0.0, search={"_type": "loguniform",
                                                          "_value": [10, 10000]},

@@ -89,6 +89,7 @@ class Distiller(nn.Module):
     fusable: ClassVar[bool] = False
     stochastic: ClassVar[bool] = False
     paper: ClassVar[str] = ""
+    source: ClassVar[str] = ""  # what the loss and defaults follow (docs/methods.md)
     hyperparameters: ClassVar[dict[str, HyperParameter]] = {}
 
     def __init__(self, student: nn.Module, **hparams: float):

@@ -25,6 +25,8 @@ class BYOT(Distiller):
     members_key = "exit_acc"
     paper = ("Zhang et al. Be Your Own Teacher: Improve the Performance of CNNs via "
              "Self Distillation (ICCV 2019)")
+    source = ("Zhang et al. 2019; loss and defaults: "
+              "the authors' code (ArchipLab)")
     hyperparameters = {
         "temperature": HyperParameter(3.0, low=1e-3, search={"_type": "loguniform",
                                                                "_value": [1, 10]},

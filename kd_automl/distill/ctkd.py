@@ -54,6 +54,7 @@ class CTKD(Distiller):
     name = "ctkd"
     fusable = True  # the temperature is a member's own parameter, stepped by its own optimizer
     paper = "Li et al. Curriculum Temperature for Knowledge Distillation (AAAI 2023)"
+    source = "Li et al. 2023"
     hyperparameters = {
         "alpha": HyperParameter(0.9, low=0.0, high=1.0,
                                 search={"_type": "uniform", "_value": [0, 1]},

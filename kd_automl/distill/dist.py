@@ -39,6 +39,7 @@ class DIST(Distiller):
     name = "dist"
     fusable = True
     paper = "Huang et al. Knowledge Distillation from A Stronger Teacher (NeurIPS 2022)"
+    source = "Huang et al. 2022"
     hyperparameters = {
         "beta": HyperParameter(1.0, low=0.0, search={"_type": "uniform", "_value": [0, 4]},
                                doc="weight of the inter-class relation term"),

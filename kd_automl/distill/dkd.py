@@ -15,6 +15,7 @@ class DKD(Distiller):
     name = "dkd"
     fusable = True
     paper = "Zhao et al. Decoupled Knowledge Distillation (CVPR 2022)"
+    source = "Zhao et al. 2022"
     hyperparameters = {
         "alpha": HyperParameter(1.0, low=0.0, search={"_type": "uniform", "_value": [0, 2]},
                                 doc="weight of TCKD"),

@@ -28,6 +28,7 @@ class DML(Distiller):
     needs_teacher = False
     members_key = "cohort_acc"
     paper = "Zhang, Xiang, Hospedales, Lu. Deep Mutual Learning (CVPR 2018)"
+    source = "Zhang et al. 2018"
     hyperparameters = {
         "cohort_size": HyperParameter(2, low=2, high=8, integer=True,
                                       search={"_type": "choice", "_value": [2, 3, 4]},

@@ -19,6 +19,7 @@ class FitNet(Distiller):
     fusable = True
     needs_features = True
     paper = "Romero et al. FitNets: Hints for Thin Deep Nets (ICLR 2015)"
+    source = "Romero et al. 2015; loss and defaults: mdistiller"
     hyperparameters = {
         "feat_weight": HyperParameter(100.0, low=0.0, search={"_type": "loguniform",
                                                                "_value": [1, 1000]},

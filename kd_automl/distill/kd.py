@@ -19,6 +19,7 @@ class KD(Distiller):
     name = "kd"
     fusable = True
     paper = "Hinton, Vinyals, Dean. Distilling the Knowledge in a Neural Network (2015)"
+    source = "Hinton, Vinyals, Dean 2015"
     hyperparameters = {
         "temperature": HyperParameter(4.0, low=1e-3, search={"_type": "loguniform",
                                                                "_value": [1, 20]},

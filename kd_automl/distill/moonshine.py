@@ -24,6 +24,8 @@ class Moonshine(AT):
     fusable = False  # reshapes the student: members with other g, b differ in architecture
     paper = ("Crowley, Gray, Storkey. Moonshine: Distilling with Cheap Convolutions "
              "(NeurIPS 2018)")
+    source = ("Crowley, Gray, Storkey 2018; "
+              "convolutions and AT: the authors' code")
     hyperparameters = {
         **AT.hyperparameters,
         "g": HyperParameter(4, low=1, integer=True, search={"_type": "choice",

@@ -18,6 +18,7 @@ class NoisyKD(Distiller):
     stochastic = True
     paper = ("Sau, Balasubramanian. Deep Model Compression: Distilling Knowledge from Noisy "
              "Teachers (2016)")
+    source = "Sau, Balasubramanian 2016"
     hyperparameters = {
         "temperature": HyperParameter(4.0, low=1e-3, search={"_type": "loguniform",
                                                                "_value": [1, 20]},

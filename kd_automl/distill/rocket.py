@@ -42,6 +42,7 @@ class Rocket(Distiller):
     members_key = "net_acc"
     paper = ("Zhou et al. Rocket Launching: A Universal and Efficient Framework for Training "
              "Well-performing Light Net (AAAI 2018)")
+    source = "Zhou et al. 2018; loss and λ: the authors' code"
     hyperparameters = {
         "hint_weight": HyperParameter(0.03, low=0.0, search={"_type": "loguniform",
                                                               "_value": [0.001, 1]},

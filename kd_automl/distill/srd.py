@@ -18,6 +18,7 @@ class SRD(Distiller):
     needs_features = True
     paper = ("Miles, Mikolajczyk. Understanding the Role of the Projector in Knowledge "
              "Distillation (AAAI 2024)")
+    source = "Miles, Mikolajczyk 2024"
     hyperparameters = {
         "p": HyperParameter(4.0, low=0.5, search={"_type": "uniform", "_value": [1, 6]},
                             doc="exponent of the LogSum distance log(sum |f_s - f_t|^p)"),

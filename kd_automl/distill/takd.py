@@ -20,6 +20,7 @@ class TAKD(KD):
     needs_assistant = True
     paper = ("Mirzadeh et al. Improved Knowledge Distillation via Teacher Assistant "
              "(AAAI 2020)")
+    source = "Mirzadeh et al. 2020; KL as the paper (Hinton)"
     hyperparameters = {
         **KD.hyperparameters,
         "assistant_temperature": HyperParameter(4.0, low=1e-3, search={

@@ -32,6 +32,7 @@ class WTTM(Distiller):
     fusable = True
     paper = ("Zheng, Yang. Knowledge Distillation Based on Transformed Teacher Matching "
              "(ICLR 2024)")
+    source = "Zheng, Yang 2024"
     hyperparameters = {
         "temperature": HyperParameter(4.0, low=1e-3, search={"_type": "loguniform",
                                                                "_value": [1, 10]},
