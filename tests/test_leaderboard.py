@@ -86,11 +86,39 @@ def test_best_per_experiment(store):
         assert r.trial == mine[0].trial
 
 
-def test_csv_round_trip(store):
+def test_csv_has_one_column_per_hyperparameter(store):
     rows = leaderboard(store)
     parsed = list(csv.DictReader(io.StringIO(rows_to_csv(rows))))
-    assert list(parsed[0]) == COLUMNS and len(parsed) == 10
-    assert json.loads(parsed[0]["params"]) == rows[0].params
+    header = list(parsed[0])
+    at = COLUMNS.index("params")
+    assert header[:at] == COLUMNS[:at] and header[at + 2:] == COLUMNS[at + 1:]
+    assert header[at:at + 2] == ["params.method.alpha", "params.method.temperature"]
+    assert len(parsed) == 10
+    for row, r in zip(parsed, rows, strict=True):
+        assert float(row["params.method.temperature"]) == r.params["method.temperature"]
+        assert float(row["params.method.alpha"]) == r.params["method.alpha"]
+    # a hyperparameter only some rows have leaves the others' cells empty
+    rows[0].params = {**rows[0].params, "train.lr": 0.1}
+    parsed = list(csv.DictReader(io.StringIO(rows_to_csv(rows[:2]))))
+    assert [p["params.train.lr"] for p in parsed] == ["0.1", ""]
+
+
+def test_cli_unknown_experiment_is_an_error(db, capsys):
+    code, out, err = _run(capsys, "leaderboard", "--db", db, "-e", "nosuch")
+    assert code == 1 and out == ""
+    assert err.strip().count("\n") == 0 and "no experiment named 'nosuch'" in err
+    assert "kd-small" in err  # the known names
+    code, out, err = _run(capsys, "leaderboard", "--db", db, "-e", "kd-small", "-e", "nosuch")
+    assert code == 1 and "'nosuch'" in err
+
+
+def test_cli_top_k_across_experiments_shows_the_experiment(db, capsys, monkeypatch):
+    monkeypatch.setattr(console, "width", 200)
+    code, out, _ = _run(capsys, "leaderboard", "--db", db, "--top", "1")
+    best = leaderboard(Store(db), top=1)[0]
+    assert code == 0 and "experiment" in out and f"{best.experiment} ({best.backend})" in out
+    code, out, _ = _run(capsys, "leaderboard", "--db", db, "-e", "kd-small", "--top", "3")
+    assert code == 0 and "kd-small (optuna)" not in out  # one experiment: no column
 
 
 def test_cli_filters_sort_and_export(db, capsys, tmp_path, monkeypatch):

@@ -41,7 +41,9 @@ def print_leaderboard(store, experiments: list[str] | None, top: int | None, fmt
                                               "backend"))
         console.print("no trials match the filters" if filtered else "no completed trials yet")
         return
-    many = len({(r.experiment, r.backend) for r in rows}) > 1
+    # the experiment column shows whenever the query spans experiments (a top K may not)
+    many = len({(r.experiment, r.backend) for r in rows}) > 1 \
+        or len(store.experiments(experiments)) > 1
     states = any(r.state != "complete" for r in rows)
     errors = any(r.error for r in rows)
     # a column whose value is the same on every row moves into the caption
@@ -78,3 +80,6 @@ def print_leaderboard(store, experiments: list[str] | None, top: int | None, fmt
                   "error": r.error or ""}
         table.add_row(*(values[c] for c in cols))
     console.print(table)
+    from kd_automl.cli.confirmed import print_confirmed
+
+    print_confirmed(store, experiments, quiet_if_none=True)

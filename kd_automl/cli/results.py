@@ -52,14 +52,25 @@ def leaderboard_cmd(
     pareto: Annotated[bool, typer.Option(
         "--pareto", help="Only the Pareto front of each experiment's objectives.")] = False,
     top: Annotated[int | None, typer.Option(help="Show the best K trials.")] = None,
+    confirmed: Annotated[bool, typer.Option(
+        "--confirmed", help="Only the confirmed results (kd-automl confirm): mean ± std over "
+        "seeds and paired differences, best confirmed mean first.")] = False,
     format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
     out: Annotated[Path | None, typer.Option(
         help="Export to this file (CSV or JSON: --format, else the file's extension).")]
     = None,
     workspace: Workspace_ = None, db: Db = None,
 ) -> None:
-    """Rank trials by the experiment's objective, filtered, sorted, exported."""
-    print_leaderboard(read_store(workspace, db), experiment, top, format.value, out=out,
+    """Rank trials by the experiment's objective, filtered, sorted, exported; confirmed
+    results (mean ± std over seeds) follow the table."""
+    store = read_store(workspace, db)
+    store.experiments(experiment, require=True)  # an unknown name: one clear error
+    if confirmed:
+        from kd_automl.cli.confirmed import print_confirmed
+
+        print_confirmed(store, experiment, format.value, out)
+        return
+    print_leaderboard(store, experiment, top, format.value, out=out,
                       dataset=dataset, teacher=teacher, student=student, method=method,
                       backend=backend, states=state or ["complete"], sort=sort.value,
                       reverse=reverse, best_per_experiment=best_per_experiment, pareto=pareto)

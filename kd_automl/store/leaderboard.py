@@ -16,7 +16,7 @@ from typing import Any
 
 from kd_automl.sort_keys import SORT_KEYS
 from kd_automl.store.pareto import goals_of, non_dominated
-from kd_automl.store.records import TrialRecord
+from kd_automl.store.records import TrialRecord, flatten_params
 from kd_automl.store.store import Store
 
 
@@ -174,15 +174,28 @@ def _number(v: Any) -> bool:
     return v is not None and not (isinstance(v, float) and math.isnan(v))
 
 
+PARAM_PREFIX = "params."  # CSV: one column per hyperparameter, named params.<dotted key>
+
+
+def csv_columns(rows: list[Row]) -> list[str]:
+    """The CSV header: :data:`COLUMNS` with ``params`` replaced by one column per
+    hyperparameter (nested choices flattened, keys sorted) that any row has."""
+    keys = sorted({k for r in rows for k in flatten_params(r.params)})
+    at = COLUMNS.index("params")
+    return [*COLUMNS[:at], *(PARAM_PREFIX + k for k in keys), *COLUMNS[at + 1:]]
+
+
 def rows_to_csv(rows: list[Row]) -> str:
-    """CSV text of ``rows`` (params as JSON), header = :data:`COLUMNS`."""
+    """CSV text of ``rows``, one column per hyperparameter (:func:`csv_columns`); a row
+    without a hyperparameter leaves its cell empty."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(COLUMNS)
+    header = csv_columns(rows)
+    w.writerow(header)
     for r in rows:
         d = r.to_dict()
-        d["params"] = json.dumps(d["params"], sort_keys=True)
-        w.writerow(["" if d[c] is None else d[c] for c in COLUMNS])
+        d.update({PARAM_PREFIX + k: v for k, v in flatten_params(d.pop("params")).items()})
+        w.writerow(["" if d.get(c) is None else d[c] for c in header])
     return buf.getvalue()
 
 
@@ -190,5 +203,5 @@ def rows_to_json(rows: list[Row]) -> str:
     return json.dumps([r.to_dict() for r in rows], indent=2)
 
 
-__all__ = ["COLUMNS", "SORT_KEYS", "STATES", "Row",
+__all__ = ["COLUMNS", "PARAM_PREFIX", "SORT_KEYS", "STATES", "Row", "csv_columns",
            "leaderboard", "rows_to_csv", "rows_to_json"]
