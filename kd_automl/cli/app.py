@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from kd_automl.cli.confirm import app as confirm_app
 from kd_automl.cli.info import app as info_app
 from kd_automl.cli.info import data_app
 from kd_automl.cli.nni import app as nni_app
@@ -19,7 +20,7 @@ from kd_automl.errors import KDAutoMLError
 
 app = typer.Typer(help="Hyperparameter search and AutoML for knowledge distillation.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
-for group in (search_app, results_app, info_app, reskd_app, worker_app):
+for group in (search_app, results_app, confirm_app, info_app, reskd_app, worker_app):
     app.add_typer(group)  # their commands at the top level: kd-automl optuna, leaderboard, ...
 app.add_typer(nni_app, name="nni")
 app.add_typer(data_app, name="data")

@@ -18,22 +18,21 @@ def _pct(v, signed: bool = False) -> str:
     return f"{100 * v:+.2f}" if signed else f"{100 * v:.2f}"
 
 
+def _ci(low, high, signed: bool = False) -> str:
+    f = "{:+.1f}" if signed else "{:.1f}"
+    return f"[{f.format(100 * low)}, {f.format(100 * high)}]"
+
+
 def _diff(p) -> str:
-    """``+1.23 ± 0.40`` (paired difference ± its std, in points)."""
+    """The paired difference (points) ± its std, its 95% interval and p, one per line."""
     if p is None:
         return "–"
-    return _pct(p.mean, signed=True) + (f" ± {_pct(p.std)}" if p.std is not None else "")
-
-
-def _ci(low, high, signed: bool = False) -> str:
-    if low is None:
-        return "–"
-    f = "{:+.1f}" if signed else "{:.1f}"
-    return f"{f.format(100 * low)}, {f.format(100 * high)}"
-
-
-def _p(p) -> str:
-    return "–" if p is None or p.p is None else f"{p.p:.2g}"
+    lines = [_pct(p.mean, signed=True) + (f" ± {_pct(p.std)}" if p.std is not None else "")]
+    if p.ci_low is not None:
+        lines.append(_ci(p.ci_low, p.ci_high, signed=True))
+    if p.p is not None:
+        lines.append(f"p={p.p:.2g}")
+    return "\n".join(lines)
 
 
 def confirmed_table(rows) -> Table:
@@ -42,25 +41,25 @@ def confirmed_table(rows) -> Table:
     from kd_automl.store import format_params
 
     many = len({(r.experiment, r.backend) for r in rows}) > 1
-    table = Table(title="Confirmed over seeds (test accuracy %; Δ = paired difference to the "
-                  "control on the same seed; 95% intervals; p: paired t-test)")
+    table = Table(title="Confirmed over seeds (n seeds; test accuracy %: mean ± std "
+                  "[95% interval]; Δ alone, Δ KD: paired difference to the student alone "
+                  "and to plain KD on the same seed; p: paired t-test)")
     cols = ["experiment"] if many else []
-    cols += ["trial", "hyperparameters", "seeds", "test", "95% CI", "Δ alone", "CI", "p",
-             "Δ plain KD", "CI ", "p "]
+    cols += ["trial", "hyperparameters", "n", "test", "Δ alone", "Δ KD"]
     for col in cols:
         text = col in ("experiment", "trial", "hyperparameters")
-        table.add_column(col, justify="left" if text else "right", no_wrap=not text)
+        table.add_column(col, justify="left" if text else "right",
+                         min_width=10 if col == "hyperparameters" else None,
+                         no_wrap=col in ("test", "Δ alone", "Δ KD"))
     for r in rows:
-        a, k = r.vs_alone, r.vs_kd
+        test = _pct(r.mean) + (f" ± {_pct(r.std)}" if r.std is not None else "")
+        if r.ci_low is not None:
+            test += "\n" + _ci(r.ci_low, r.ci_high)
         values = {"experiment": f"{r.experiment} ({r.backend})", "trial": r.label,
                   "hyperparameters": format_params(r.params) or r.method,
-                  "seeds": str(len(r.seeds)),
-                  "test": _pct(r.mean) + (f" ± {_pct(r.std)}" if r.std is not None else ""),
-                  "95% CI": _ci(r.ci_low, r.ci_high),
-                  "Δ alone": _diff(a), "CI": _ci(a.ci_low, a.ci_high, True) if a else "–",
-                  "p": _p(a), "Δ plain KD": _diff(k),
-                  "CI ": _ci(k.ci_low, k.ci_high, True) if k else "–", "p ": _p(k)}
-        table.add_row(*(values[c] for c in cols))
+                  "n": str(len(r.seeds)), "test": test,
+                  "Δ alone": _diff(r.vs_alone), "Δ KD": _diff(r.vs_kd)}
+        table.add_row(*(values[c] for c in cols), end_section=True)
     return table
 
 
