@@ -40,7 +40,8 @@ def check(spec: SpecPath) -> None:
 
 
 def run_optuna(spec_path: Path, trials: int, workspace, db, study, fresh, workers, gpus,
-               baseline: bool = True, threads: int | None = None, fuse: int | None = None):
+               baseline: bool = True, threads: int | None = None, fuse: int | None = None,
+               warm_start: bool = False):
     """``run_study`` with a progress display; a stopped run says what it kept."""
     from kd_automl.cli.progress import trial_progress
     from kd_automl.optuna import run_study
@@ -53,7 +54,8 @@ def run_optuna(spec_path: Path, trials: int, workspace, db, study, fresh, worker
         with trial_progress(spec, trials, err_console, format_params) as on_trial:
             summary = run_study(spec, trials, workspace=workspace, db=db, study_name=study,
                                 fresh=fresh, workers=workers, gpus=gpus, threads=threads,
-                                fuse=fuse, on_trial=on_trial, baseline=baseline)
+                                fuse=fuse, on_trial=on_trial, baseline=baseline,
+                                warm_start=warm_start)
     except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, SIGHUP: say what was kept
         err_console.print(getattr(err, "kept", "interrupted; finished trials are in the store"),
                           highlight=False, soft_wrap=True)
@@ -78,6 +80,9 @@ def optuna_cmd(
     fuse: Annotated[int | None, typer.Option(
         help="Train this many trials at once as one fused group sharing the teacher, "
         "refilled as trials end (default: the spec's fuse, 1).")] = None,
+    warm_start: Annotated[bool, typer.Option(
+        "--warm-start", help="Start with the best points of earlier experiments of the same "
+        "method in the store, nearest teacher/student pair first (says which).")] = False,
     workspace: Workspace_ = None, db: Db = None, verbose: Verbose = False,
 ) -> None:
     """Run (or resume) an Optuna study of SPEC; every trial lands in the store."""
@@ -85,7 +90,7 @@ def optuna_cmd(
 
     setup_logging(verbose)
     summary = run_optuna(spec, trials, workspace, db, study, fresh, workers, parse_gpus(gpus),
-                         threads=threads, fuse=fuse)
+                         threads=threads, fuse=fuse, warm_start=warm_start)
     console.print(f"study [bold]{summary.study_name}[/]: {summary.trials_run} trial(s) run; "
                   f"store {summary.db}")
     print_leaderboard(open_store(workspace, summary.db), [summary.experiment], top=10,

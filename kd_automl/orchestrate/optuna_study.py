@@ -62,6 +62,7 @@ class StudySummary:
     best_params: dict[str, Any] | None
     lost_workers: list[str] = field(default_factory=list)  # workers that died mid-run
     pareto_size: int | None = None  # multi-objective: trials on the Pareto front
+    warm_started: list[str] = field(default_factory=list)  # one line per point enqueued
 
 
 class OptunaReporter:
@@ -306,6 +307,7 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
               storage: str | None = None, study_name: str | None = None, fresh: bool = False,
               baseline: bool = True, workers: int = 1, gpus: list[int] | None = None,
               threads: int | None = None, fuse: int | None = None,
+              warm_start: bool | int = False,
               on_trial: TrialCallback | None = None) -> StudySummary:
     """Run (or resume) the Optuna study of ``spec`` until it holds ``n_trials`` more
     finished trials.
@@ -320,6 +322,10 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
     threads per trial (default: usable cores / trials running at once). ``fuse``
     (default: the spec's ``fuse``): trials each process trains at once as one fused
     group, refilled as they end (see :mod:`kd_automl.engine.fused`).
+    ``warm_start`` (True, or how many points): the best points of earlier experiments of
+    the same method in the store, nearest teacher/student pair first, are the study's first
+    trials (:mod:`kd_automl.orchestrate.warm_start`); each is logged and listed in the
+    summary's ``warm_started``.
     SIGTERM and SIGHUP stop the run like Ctrl-C (a ``KeyboardInterrupt``).
     """
     if not isinstance(spec, ExperimentSpec):
@@ -346,6 +352,7 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
         study.set_user_attr(TARGET_ATTR, before + n_trials)  # for `optuna worker` to join
         for line in notes(spec):
             log.warning("%s", line)
+        warm = _warm_start(study, spec, store, study_name, warm_start, n_trials)
         lost: list[str] = []
         try:
             if workers > 1:  # the workers' fork server imports while the baseline trains
@@ -379,7 +386,29 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
     return StudySummary(study_name, study_name, storage_url, db_url,
                         finished_count(study) - before, best.value if best else None,
                         best.params if best else None, lost,
-                        len(study.best_trials) if done and spec.multi_objective else None)
+                        len(study.best_trials) if done and spec.multi_objective else None,
+                        warm)
+
+
+def _warm_start(study: optuna.Study, spec: ExperimentSpec, store: Store, study_name: str,
+                points: bool | int, n_trials: int) -> list[str]:
+    """Enqueue up to ``points`` warm-start points (True: the default number, never more
+    than ``n_trials``); one logged line per point."""
+    if not points or n_trials <= 0:
+        return []
+    from kd_automl.orchestrate.warm_start import DEFAULT_POINTS, enqueue, warm_start_points
+
+    limit = min(DEFAULT_POINTS if points is True else int(points), n_trials)
+    lines = enqueue(study, warm_start_points(store, spec, exclude=study_name, limit=limit))
+    if not lines:
+        lines = ["warm start: no earlier experiment of method "
+                 f"{spec.method.name!r} has a point this search space can take"]
+    else:  # a new stream: the same seed would redraw an earlier study's first points
+        held = len(study.get_trials(deepcopy=False))
+        study.sampler = _sampler(sampler_seed(spec.seed, 0, held), spec)
+    for line in lines:
+        log.warning("%s", line)
+    return lines
 
 
 def _kept(study: optuna.Study, before: int, first: int, db_url: str,
