@@ -57,7 +57,7 @@ class TrialRecord:
     id: int
     experiment_id: int
     backend_trial_id: str
-    role: str  # search | baseline
+    role: str  # search | baseline | confirm (kd-automl confirm; extra['confirm'] says what)
     state: str  # running | complete | pruned | failed
     params: dict[str, Any]
     recorded_method: str | None  # the method the trial recorded itself, if any
