@@ -4,7 +4,7 @@ trials, two backends, two methods), and 10,000 trials."""
 from __future__ import annotations
 
 import pytest
-from test_analysis_stores import bulk_fill, fill
+from test_analysis_stores import bulk_fill, fill, result
 
 from kd_automl.analysis import (
     accuracy_vs_size,
@@ -60,9 +60,18 @@ def test_one_trial(store):
     figs = dict(figure_set(trials))
     for name in ("history", "temperature_alpha", "curves", "gap_gain", "methods"):
         assert not is_empty(figs[name]), name
-    # one student size: no size trade-off, and one line says why
-    for name in ("pareto_params", "pareto_flops"):
-        assert is_empty(figs[name]) and "size is fixed" in _message(figs[name]), name
+    # one student size: no size trade-off and no empty Pareto panel, one line says why
+    assert "pareto_params" not in figs and "pareto_flops" not in figs
+    assert is_empty(figs["pareto"])
+    assert _message(figs["pareto"]).startswith("the student's size is fixed: 626 parameters, "
+                                               "1,252 FLOPs")
+    # the history is in %, at the stored trial number, with the student alone's line
+    hist = figs["history"]
+    trial = [tr for tr in hist.data if tr.mode == "markers"][0]
+    assert list(trial.x) == [0] and trial.y[0] == pytest.approx(100 * trials[1].objective)
+    alone = [tr for tr in hist.data if tr.name == "tiny-kd: student alone"][0]
+    assert list(alone.y) == [pytest.approx(90.0)] * 2
+    assert hist.layout.yaxis.title.text == "student val_acc (%)"
     # one trial: nothing varies, nothing to rank
     assert is_empty(figs["importance"]) and "at least 2" in _message(figs["importance"])
     assert is_empty(figs["parallel"]) and is_empty(figs["slice"])
@@ -82,6 +91,12 @@ def test_many_trials_with_failed_and_pruned_two_backends(store):
     hist = optimization_history(trials)
     best = [tr for tr in hist.data if tr.name == "kd-optuna: best so far"][0]
     assert len(best.y) == 30 and list(best.y) == sorted(best.y)
+    # x is the trial number as stored: the leaderboard's trial 11 is at x = 11, even with
+    # pruned and failed trials between (fill's numbers are 0..36, the completed ones 0..29)
+    marks = [tr for tr in hist.data if tr.name == "kd-optuna: trial"][0]
+    stored = {int(t.backend_trial_id): 100 * t.objective for t in trials
+              if t.experiment.name == "kd-optuna" and t.state == "complete" and t.role == "search"}
+    assert dict(zip(marks.x, marks.y, strict=True)) == pytest.approx(stored)
     # importance comes from stored trials, so the NNI experiment gets it too
     imp = param_importance(trials)
     assert {tr.name for tr in imp.data} == {"kd-optuna", "dkd-nni"}
@@ -90,9 +105,17 @@ def test_many_trials_with_failed_and_pruned_two_backends(store):
     assert sum(kd.values()) == pytest.approx(1.0)
     # temperature is what the made-up accuracy depends on most
     assert kd["method.temperature"] > kd["method.alpha"]
-    # heatmap once there are enough trials, trials drawn on top
+    # scatter beside a heatmap of the binned mean objective (%), counts in the cells
     ta = temperature_alpha(trials)
-    assert ta.data[0].type == "heatmap" and "mean of 42 trials" in note_of(ta)
+    scatter, heat = ta.data
+    assert scatter.type == "scatter" and heat.type == "heatmap"
+    assert scatter.xaxis == "x" and heat.xaxis == "x2"
+    assert "mean of 42 trials in 4×4 cells" in note_of(ta)
+    assert sum(int(n) for row in heat.text for n in row) == 42
+    assert min(scatter.marker.color) > 80  # the objective (val acc) in %, not a fraction
+    done = [t for t in trials if t.state == "complete" and t.role == "search"]
+    assert sorted(scatter.marker.color) == pytest.approx(sorted(100 * t.student_val_acc
+                                                                for t in done))
     assert "student alone" in note_of(ta)
     # method comparison: one box per method and the student alone
     boxes = {tr.name for tr in method_comparison(trials).data}
@@ -116,7 +139,7 @@ def test_learning_curves_grey_out_pruned_and_loss_terms(store):
     best = [t for t in trials if t.state == "complete" and t.role == "search"][0]
     terms = {tr.name for tr in loss_terms(best).data}
     assert terms == {"kd", "ce", "loss"}
-    assert {tr.name for tr in trial_curves(best).data} == {"val_acc"}
+    assert {tr.name for tr in trial_curves(best).data} == {"val_acc (%)"}
     assert is_empty(loss_terms(store.trials()[0]))
 
 
@@ -171,3 +194,27 @@ def test_ten_thousand_trials_sample_and_say_so(store):
     best = [tr for tr in figs["history"].data if tr.mode == "lines"][0]
     assert len(best.y) > 8_000  # the best-so-far line uses every completed trial
     assert len(figs["parallel"].data[0].dimensions[0].values) <= 1_000
+
+
+def test_history_draws_the_student_alone_and_kd_at_defaults_lines(store):
+    """References come from the baseline and from `kd-automl confirm`'s controls (role
+    confirm, extra["confirm"]["control"] alone | kd), averaged over their seeds."""
+    exp = fill(store, 5)
+    for seed, (alone, kd) in enumerate([(0.88, 0.92), (0.90, 0.94)], start=1):
+        for control, acc in (("alone", alone), ("kd", kd)):
+            tid = store.start_trial(exp, f"confirm-{control}-{seed}", {}, role="confirm",
+                                    method={"alone": "ce", "kd": "kd"}[control])
+            store.finish_trial(tid, result(acc, extra={"confirm": {
+                "source": control, "seed": seed, "control": control}}))
+    tid = store.start_trial(exp, "confirm-0-1", {}, role="confirm")  # a top trial: no line
+    store.finish_trial(tid, result(0.99, extra={"confirm": {"source": "0", "seed": 1,
+                                                            "control": None}}))
+    hist = optimization_history(store.trials())
+    lines = {tr.name: tr for tr in hist.data if tr.mode == "lines"}
+    assert set(lines) == {"tiny-kd: best so far", "tiny-kd: student alone (mean of 3)",
+                          "tiny-kd: KD at defaults (mean of 2)"}
+    assert lines["tiny-kd: student alone (mean of 3)"].y[0] == pytest.approx(89.333, abs=1e-3)
+    assert lines["tiny-kd: KD at defaults (mean of 2)"].y[0] == pytest.approx(93.0)
+    assert list(lines["tiny-kd: KD at defaults (mean of 2)"].x) == [0, 4]  # the trials' span
+    marks = [tr for tr in hist.data if tr.mode == "markers"][0]
+    assert sorted(marks.x) == [0, 1, 2, 3, 4]  # confirm rows are not search trials

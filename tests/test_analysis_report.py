@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_analysis_stores import real_search
+from test_analysis_stores import fill, real_search
+from test_dashboard import ARTIFACTS, _wait, driver  # noqa: F401 (driver: a fixture)
 
 from kd_automl.analysis import write_report
 from kd_automl.cli import main
@@ -33,8 +34,10 @@ def test_report_covers_both_backends(both_db, tmp_path):
     # plotly.js is embedded once: the file opens offline
     assert len(doc) > 1_000_000 and not re.search(r'<script[^>]*src="http', doc)
     sections = set(re.findall(r'<section id="fig-([a-z_]+)"', doc))
-    assert {"history", "importance", "parallel", "slice", "temperature_alpha", "curves",
+    assert {"history", "parallel", "slice", "temperature_alpha", "curves",
             "gap_gain", "methods"} <= sections
+    # 3 + 2 completed trials: importance is not ranked, and the report says why
+    assert "importance" not in sections and "too few trials to rank: tiny-optuna (3 of 10" in doc
     # both experiments train one student size: the size figures say why they are absent
     assert "pareto_params" not in sections and "size is fixed (the same in every experiment)" in doc
     store.dispose()
@@ -53,3 +56,34 @@ def test_report_cli_filters_and_empty_database(both_db, tmp_path, capsys):
     code, _, _ = _run(capsys, "report", "--db", f"sqlite:///{tmp_path / 'e.db'}",
                       "--out", str(empty))
     assert code == 0 and "no experiments in this database yet" in empty.read_text()
+
+
+def test_report_figures_render_in_a_browser(driver, tmp_path):
+    """The report in headless Chromium: the T × alpha heatmap is drawn with the trial count
+    in its cells, the history is in %, and a fixed-size study has no Pareto panel."""
+    from selenium.webdriver.common.by import By
+
+    store = Store(f"sqlite:///{tmp_path / 'kd.db'}")
+    fill(store, 24, pruned=2)
+    path = write_report(store, tmp_path / "report.html")
+    store.dispose()
+    driver.get(path.as_uri())
+    fig = "#fig-temperature_alpha"
+    _wait(lambda: driver.find_elements(By.CSS_SELECTOR, f"{fig} .main-svg"), what="figure")
+    # the heatmap is an image drawn by plotly.js, with one count per non-empty cell
+    _wait(lambda: driver.find_elements(By.CSS_SELECTOR, f"{fig} .hm image"), what="heatmap")
+    counts = _wait(lambda: [int(t.text.split("n=")[1]) for t in driver.find_elements(
+        By.CSS_SELECTOR, f"{fig} .hm text") if "n=" in t.text], what="cell counts")
+    assert sum(counts) == 24
+    # the scatter beside it: 24 trial markers
+    assert len(driver.find_elements(By.CSS_SELECTOR, f"{fig} .scatterlayer .point")) == 24
+    ticks = [t.text for t in driver.find_elements(By.CSS_SELECTOR, "#fig-history .ytick text")]
+    assert ticks and all(float(t) > 50 for t in ticks if t)  # %, not fractions
+    # no Pareto panel: the size is fixed, and one line says so
+    assert not driver.find_elements(By.CSS_SELECTOR, "[id^=fig-pareto]")
+    fixed = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "ul.muted li")
+             if "size" in li.text]
+    assert len(fixed) == 1 and "the student's size is fixed: 626 parameters" in fixed[0]
+    ARTIFACTS.mkdir(exist_ok=True)
+    driver.set_window_size(1400, 5000)
+    driver.save_screenshot(str(ARTIFACTS / "report.png"))

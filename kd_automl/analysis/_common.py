@@ -10,12 +10,14 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from kd_automl.store.records import EpochRecord, TrialRecord
+from kd_automl.engine.result import objective_field
+from kd_automl.store.records import EpochRecord, ExperimentRecord, TrialRecord
 
 MAX_POINTS = 5_000  # markers drawn per figure before sampling
 MAX_LINES = 1_000  # lines of a parallel-coordinates plot before sampling
 LOG_TYPES = {"loguniform", "qloguniform", "lognormal", "qlognormal"}
 GREY = "#b0b0b0"
+ACCURACY_FIELDS = {"student_val_acc", "student_test_acc", "teacher_test_acc", "gap"}
 
 
 def empty_figure(title: str, message: str, height: int = 320) -> go.Figure:
@@ -39,6 +41,42 @@ def note_of(fig: go.Figure) -> str:
     """The subtitle of ``fig`` ('' when it has none)."""
     sub = fig.layout.title.subtitle
     return (sub.text or "") if sub is not None else ""
+
+
+def pct(v: float | None) -> float | None:
+    """A fraction as a percentage (figures and tables show accuracies in %)."""
+    return None if v is None else 100 * v
+
+
+def is_accuracy(metric: str) -> bool:
+    """Whether objective or per-epoch ``metric`` is an accuracy (shown in %)."""
+    return objective_field(metric) in ACCURACY_FIELDS or metric.endswith("_acc")
+
+
+def shown_value(metric: str, v: float | None) -> float | None:
+    """``v`` of ``metric`` in the unit figures show (accuracies in %)."""
+    return pct(v) if is_accuracy(metric) else v
+
+
+def objective_shown(t: TrialRecord) -> float | None:
+    """The trial's objective in the unit figures show (% for an accuracy)."""
+    return shown_value(t.experiment.objective_metric, t.objective)
+
+
+def objective_title(e: ExperimentRecord) -> str:
+    """The axis title of an experiment's objective: ``student val_acc (%)``."""
+    m = e.objective_metric
+    return f"student {m} (%)" if is_accuracy(m) else f"student {m}"
+
+
+def trial_numbers(trials: Sequence[TrialRecord]) -> tuple[list[int], bool]:
+    """The x of each trial: its number as stored (the leaderboard's trial), when every one is
+    a number; else its position in start order. The flag says whether they are stored."""
+    ids = [t.backend_trial_id for t in trials]
+    if all(str(i).lstrip("-").isdigit() for i in ids):
+        return [int(i) for i in ids], True
+    order = {t.id: i for i, t in enumerate(sorted(trials, key=lambda t: t.id))}
+    return [order[t.id] for t in trials], False
 
 
 by_objective = attrgetter("objective")  # a sort key: the record's objective value

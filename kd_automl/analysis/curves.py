@@ -16,8 +16,10 @@ from kd_automl.analysis._common import (
     curve,
     empty_figure,
     epochs_of,
+    is_accuracy,
     search_trials,
     set_title,
+    shown_value,
 )
 from kd_automl.store.records import TrialRecord
 
@@ -51,6 +53,7 @@ def learning_curves(trials: Sequence[TrialRecord], metric: str = "val_acc",
     seen: set[str] = set()
     for t in sorted(with_curve, key=lambda t: (t.state == "complete", t.id)):
         xs, ys = curve(t, metric)
+        ys = [shown_value(metric, y) for y in ys]
         if t.state == "complete":
             style, group = {}, None
         elif t.state == "pruned":
@@ -63,7 +66,8 @@ def learning_curves(trials: Sequence[TrialRecord], metric: str = "val_acc",
                         hovertext=f"{t.label} ({t.state})", hoverinfo="text+x+y")
         if group:
             seen.add(group)
-    fig.update_layout(xaxis_title="epoch", yaxis_title=metric)
+    fig.update_layout(xaxis_title="epoch",
+                      yaxis_title=f"{metric} (%)" if is_accuracy(metric) else metric)
     return set_title(fig, title, note)
 
 
@@ -92,9 +96,10 @@ def trial_curves(trial: TrialRecord) -> go.Figure:
     fig = go.Figure()
     for name in names:
         xs, ys = curve(trial, name)
-        fig.add_scatter(x=xs, y=ys, mode="lines+markers", name=name,
+        fig.add_scatter(x=xs, y=[shown_value(name, y) for y in ys], mode="lines+markers",
+                        name=f"{name} (%)" if is_accuracy(name) else name,
                         yaxis="y2" if name == "lr" else "y")
-    fig.update_layout(xaxis_title="epoch", yaxis_title="value",
+    fig.update_layout(xaxis_title="epoch", yaxis_title="value (accuracies in %)",
                       yaxis2={"title": "lr", "overlaying": "y", "side": "right",
                               "showgrid": False})
     return set_title(fig, title)

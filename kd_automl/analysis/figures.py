@@ -22,7 +22,12 @@ from kd_automl.analysis.methods import method_comparison
 from kd_automl.analysis.objectives import objective_front
 from kd_automl.analysis.params import parallel_coordinates, slice_plot
 from kd_automl.analysis.temperature import temperature_alpha
-from kd_automl.analysis.tradeoff import accuracy_vs_size, gap_and_gain, pareto_front
+from kd_automl.analysis.tradeoff import (
+    accuracy_vs_size,
+    gap_and_gain,
+    pareto_front,
+    size_figures,
+)
 from kd_automl.store.records import TrialRecord
 
 accuracy_by_temperature_alpha = temperature_alpha  # the foundation's name
@@ -49,8 +54,7 @@ def figure_set(trials: Sequence[TrialRecord], curve_trials: Sequence[TrialRecord
         ("temperature_alpha", temperature_alpha(trials)),
         ("curves", learning_curves(trials if curve_trials is None else curve_trials)),
         ("gap_gain", gap_and_gain(trials)),
-        ("pareto_params", accuracy_vs_size(trials, "student_params")),
-        ("pareto_flops", accuracy_vs_size(trials, "student_flops")),
+        *size_figures(trials),
         ("objective_front", objective_front(trials)),
         ("methods", method_comparison(trials)),
     ]

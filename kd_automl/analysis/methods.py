@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from kd_automl.analysis._common import empty_figure, search_trials, set_title
+from kd_automl.analysis._common import empty_figure, pct, search_trials, set_title
 from kd_automl.store.records import TrialRecord
 
 MAX_PAIRS = 6
@@ -27,7 +27,7 @@ def method_comparison(trials: Sequence[TrialRecord]) -> go.Figure:
     Completed search trials and the student trained alone (baseline) are shown; a box with
     more than ``MAX_BOX_POINTS`` trials shows only its outliers.
     """
-    title = "Method comparison per teacher/student pair (student test accuracy)"
+    title = "Method comparison per teacher/student pair (student test accuracy, %)"
     rows = [t for t in search_trials(trials) if t.student_test_acc is not None]
     rows += [t for t in trials if t.role == "baseline" and t.state == "complete"
              and t.student_test_acc is not None]
@@ -36,7 +36,7 @@ def method_comparison(trials: Sequence[TrialRecord]) -> go.Figure:
     groups: dict[str, dict[str, list[float]]] = {}
     for t in rows:
         m = ALONE if t.role == "baseline" else t.method
-        groups.setdefault(_pair(t), {}).setdefault(m, []).append(t.student_test_acc)
+        groups.setdefault(_pair(t), {}).setdefault(m, []).append(pct(t.student_test_acc))
     pairs = sorted(groups, key=lambda p: -sum(len(v) for v in groups[p].values()))
     notes = []
     if len(pairs) > MAX_PAIRS:
@@ -62,6 +62,6 @@ def method_comparison(trials: Sequence[TrialRecord]) -> go.Figure:
                           row=r + 1, col=c + 1)
     if aggregated:
         notes.append(f"boxes with more than {MAX_BOX_POINTS} trials show outliers only")
-    fig.update_yaxes(title_text="student test acc", col=1)
+    fig.update_yaxes(title_text="student test acc (%)", col=1)
     fig.update_layout(height=max(380, 340 * nrows))
     return set_title(fig, title, "; ".join(notes) or None)

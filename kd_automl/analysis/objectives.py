@@ -9,9 +9,11 @@ import plotly.graph_objects as go
 from kd_automl.analysis._common import (
     MAX_POINTS,
     empty_figure,
+    is_accuracy,
     sample,
     search_trials,
     set_title,
+    shown_value,
 )
 from kd_automl.store.pareto import goals_of, non_dominated
 from kd_automl.store.records import TrialRecord
@@ -21,6 +23,14 @@ TITLE = "Objectives and their Pareto front"
 
 def _objectives(t: TrialRecord) -> list[dict]:
     return list((t.experiment.spec or {}).get("objectives") or [])
+
+
+def _shown(t: TrialRecord, field: str) -> float | None:
+    return shown_value(field, getattr(t, field))
+
+
+def _axis(metric: str) -> str:
+    return f"{metric} (%)" if is_accuracy(metric) else metric
 
 
 def objective_front(trials: Sequence[TrialRecord], max_points: int = MAX_POINTS) -> go.Figure:
@@ -53,15 +63,15 @@ def objective_front(trials: Sequence[TrialRecord], max_points: int = MAX_POINTS)
         if note:
             notes.append(f"{name}: {note}")
         x, y = attrs[0], attrs[1]
-        fig.add_trace(go.Scatter(x=[getattr(t, x) for t in shown],
-                                 y=[getattr(t, y) for t in shown], mode="markers",
+        fig.add_trace(go.Scatter(x=[_shown(t, x) for t in shown],
+                                 y=[_shown(t, y) for t in shown], mode="markers",
                                  name=name, opacity=0.6, text=[t.label for t in shown]))
         front.sort(key=lambda t: (getattr(t, x), getattr(t, y)))
-        fig.add_trace(go.Scatter(x=[getattr(t, x) for t in front],
-                                 y=[getattr(t, y) for t in front], mode="lines+markers",
+        fig.add_trace(go.Scatter(x=[_shown(t, x) for t in front],
+                                 y=[_shown(t, y) for t in front], mode="lines+markers",
                                  name=f"{name}: Pareto front", text=[t.label for t in front],
                                  marker={"size": 9, "symbol": "diamond"}))
     if axes is None:
         return empty_figure(TITLE, "no completed trials yet")
-    fig.update_layout(xaxis_title=axes[0], yaxis_title=axes[1])
+    fig.update_layout(xaxis_title=_axis(axes[0]), yaxis_title=_axis(axes[1]))
     return set_title(fig, TITLE, "; ".join(notes) or None)

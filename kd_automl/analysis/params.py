@@ -15,6 +15,8 @@ from kd_automl.analysis._common import (
     empty_figure,
     is_log_param,
     is_number,
+    objective_shown,
+    objective_title,
     param_names,
     sample,
     set_title,
@@ -48,9 +50,9 @@ def parallel_coordinates(trials: Sequence[TrialRecord], max_lines: int = MAX_LIN
     dims = [d for k in param_names(shown) if (d := _dimension(k, [f.get(k) for f in flat]))]
     if not dims:
         return empty_figure(title, "no searched parameter varies across completed trials")
-    obj = [t.objective for t in shown]
-    metric = done[0].experiment.objective_metric
-    dims.append({"label": metric, "values": obj})
+    obj = [objective_shown(t) for t in shown]
+    dims.append({"label": objective_title(done[0].experiment).removeprefix("student "),
+                 "values": obj})
     fig = go.Figure(go.Parcoords(line={"color": obj, "colorscale": "Viridis", "showscale": True},
                                  dimensions=dims))
     set_title(fig, title, note)
@@ -83,7 +85,8 @@ def slice_plot(trials: Sequence[TrialRecord], max_points: int = MAX_POINTS) -> g
         r, c = divmod(i, cols)
         pts = [(f[name], t) for f, t in zip(flat, shown, strict=True) if f.get(name) is not None]
         fig.add_trace(scatter(
-            x=[v if is_number(v) else str(v) for v, _ in pts], y=[t.objective for _, t in pts],
+            x=[v if is_number(v) else str(v) for v, _ in pts],
+            y=[objective_shown(t) for _, t in pts],
             mode="markers", showlegend=False, text=[t.label for _, t in pts],
             marker={"color": [order[t.id] for _, t in pts],
                     "colorscale": "Blues", "size": 6, "opacity": 0.75,
@@ -91,7 +94,6 @@ def slice_plot(trials: Sequence[TrialRecord], max_points: int = MAX_POINTS) -> g
             row=r + 1, col=c + 1)
         if is_log_param(shown, name) and all(is_number(v) and v > 0 for v, _ in pts):
             fig.update_xaxes(type="log", row=r + 1, col=c + 1)
-    metric = done[0].experiment.objective_metric
-    fig.update_yaxes(title_text=f"student {metric}", col=1)
+    fig.update_yaxes(title_text=objective_title(done[0].experiment), col=1)
     fig.update_layout(height=max(360, 300 * rows))
     return set_title(fig, title, note)

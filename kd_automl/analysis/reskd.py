@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from kd_automl.analysis._common import empty_figure, set_title
+from kd_automl.analysis._common import empty_figure, pct, set_title
 from kd_automl.store.records import TrialRecord
 
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
@@ -42,30 +42,30 @@ def accuracy_vs_compute(trials: Sequence[TrialRecord], split: str = "test") -> g
         color, name, ad = _COLORS[i % len(_COLORS)], _label(t), t.extra.get("adaptive") or {}
         full = ad.get(f"full_{split}") or []
         fig.add_trace(go.Scatter(
-            x=[p["flops_frac"] for p in full], y=[p["accuracy"] for p in full],
+            x=[p["flops_frac"] for p in full], y=[pct(p["accuracy"]) for p in full],
             mode="lines+markers", name=f"{name}: full prefixes", legendgroup=name,
             line={"color": color}, marker={"size": 9},
             text=[f"{k + 1} res-student(s)" for k in range(len(full))],
-            hovertemplate="%{text}<br>FLOPs %{x:.3f}<br>acc %{y:.4f}<extra></extra>"))
+            hovertemplate="%{text}<br>FLOPs %{x:.3f}<br>acc %{y:.2f}%<extra></extra>"))
         curve = sorted(ad.get(split) or [], key=lambda p: p["flops_frac"])
         fig.add_trace(go.Scatter(
-            x=[p["flops_frac"] for p in curve], y=[p["accuracy"] for p in curve],
+            x=[p["flops_frac"] for p in curve], y=[pct(p["accuracy"]) for p in curve],
             mode="lines+markers", name=f"{name}: adaptive", legendgroup=name,
             line={"color": color, "dash": "dash"}, marker={"symbol": "diamond", "size": 7},
             text=[f"threshold {p['threshold']}" for p in curve],
-            hovertemplate="%{text}<br>FLOPs %{x:.3f}<br>acc %{y:.4f}<extra></extra>"))
+            hovertemplate="%{text}<br>FLOPs %{x:.3f}<br>acc %{y:.2f}%<extra></extra>"))
         chosen = ad.get("chosen")
         if chosen and f"{split}_acc" in chosen:
             fig.add_trace(go.Scatter(
-                x=[chosen[f"{split}_flops_frac"]], y=[chosen[f"{split}_acc"]], mode="markers",
+                x=[chosen[f"{split}_flops_frac"]], y=[pct(chosen[f"{split}_acc"])], mode="markers",
                 name=f"{name}: threshold {chosen['threshold']} (picked on val)",
                 legendgroup=name, marker={"color": color, "symbol": "star", "size": 16}))
         if split == "test" and t.teacher_test_acc is not None:
             fig.add_trace(go.Scatter(
-                x=[1.0], y=[t.teacher_test_acc], mode="markers", name=f"{name}: teacher",
+                x=[1.0], y=[pct(t.teacher_test_acc)], mode="markers", name=f"{name}: teacher",
                 legendgroup=name, marker={"color": color, "symbol": "square", "size": 11}))
     fig.update_layout(xaxis_title="mean FLOPs per sample / teacher FLOPs",
-                      yaxis_title=f"{split} accuracy", height=480)
+                      yaxis_title=f"{split} accuracy (%)", height=480)
     return set_title(fig, title)
 
 

@@ -24,6 +24,7 @@ from kd_automl.analysis._common import (
     MAX_POINTS,
     empty_figure,
     param_value,
+    pct,
     sample,
     search_trials,
     set_title,
@@ -133,9 +134,9 @@ def student_vs_assistant_size(trials: Sequence[TrialRecord], reference: Sequence
     has_colour = any(v is not None for v in values)
     kind = go.Scattergl if len(shown) > 1000 else go.Scatter
     fig.add_trace(kind(
-        x=[assistant_size(t) for t in shown], y=[t.student_test_acc for t in shown],
+        x=[assistant_size(t) for t in shown], y=[pct(t.student_test_acc) for t in shown],
         mode="markers", name="TAKD trial", text=[_hover(t) for t in shown],
-        hovertemplate="%{text}<br>assistant params %{x:,}<br>student acc %{y:.4f}"
+        hovertemplate="%{text}<br>assistant params %{x:,}<br>student acc %{y:.2f}%"
                       "<extra></extra>",
         marker={"size": 8, "opacity": 0.75,
                 **({"color": [v if v is not None else float("nan") for v in values],
@@ -155,7 +156,7 @@ def student_vs_assistant_size(trials: Sequence[TrialRecord], reference: Sequence
             if cur is None or (t.objective or 0) > (cur.objective or 0):
                 best[size] = t
         xs = sorted(best)
-        fig.add_trace(go.Scatter(x=xs, y=[best[x].student_test_acc for x in xs],
+        fig.add_trace(go.Scatter(x=xs, y=[pct(best[x].student_test_acc) for x in xs],
                                  mode="lines+markers", name=f"{prefix}best trial per size",
                                  line={"color": "crimson", "width": 2},
                                  marker={"symbol": "diamond", "size": 10},
@@ -176,16 +177,19 @@ def student_vs_assistant_size(trials: Sequence[TrialRecord], reference: Sequence
     sizes = [assistant_size(t) or 0.0 for t in done]
     log = min(sizes) > 0 and max(sizes) / min(sizes) > 10
     fig.update_layout(xaxis_title="assistant parameters (the assistant next to the student)",
-                      yaxis_title="student test accuracy", xaxis_type="log" if log else "linear",
-                      height=480, legend={"orientation": "h", "y": -0.2})
+                      yaxis_title="student test accuracy (%)",
+                      xaxis_type="log" if log else "linear", height=480,
+                      legend={"orientation": "h", "y": -0.2})
     return set_title(fig, title, "; ".join(notes) or None)
 
 
 def _hline(fig: go.Figure, y: float, name: str, colour: str, dash: str) -> None:
-    """A horizontal reference line that shows in the legend (add_hline does not)."""
+    """A horizontal reference line at accuracy ``y`` (a fraction, drawn in %) that shows in
+    the legend (add_hline does not)."""
+    y = 100 * y
     fig.add_trace(go.Scatter(x=[0, 1], y=[y, y], xaxis="x2", mode="lines", name=name,
                              line={"color": colour, "dash": dash, "width": 2},
-                             hovertemplate=f"{name}: %{{y:.4f}}<extra></extra>"))
+                             hovertemplate=f"{name}: %{{y:.2f}}%<extra></extra>"))
     fig.update_layout(xaxis2={"overlaying": "x", "range": [0, 1], "visible": False})
 
 
@@ -213,8 +217,8 @@ def chain_accuracy(trials: Sequence[TrialRecord], max_lines: int = MAX_LINES) ->
         return sample_colorscale("Viridis", [(s - lo) / (hi - lo)])[0]
 
     def ys(t: TrialRecord) -> list[float | None]:
-        return [t.teacher_test_acc, *[a.get("test_acc") for a in _chain(t)],
-                t.student_test_acc]
+        return [pct(v) for v in (t.teacher_test_acc, *[a.get("test_acc") for a in _chain(t)],
+                                 t.student_test_acc)]
 
     fig = go.Figure()
     order: list[str] = []
@@ -224,7 +228,7 @@ def chain_accuracy(trials: Sequence[TrialRecord], max_lines: int = MAX_LINES) ->
         fig.add_trace(go.Scatter(x=xs, y=ys(t), mode="lines+markers", opacity=0.35,
                                  line={"color": colour(t), "width": 1}, marker={"size": 5},
                                  name=t.label, showlegend=False, text=_hover(t),
-                                 hovertemplate="%{text}<br>%{x}: %{y:.4f}<extra></extra>"))
+                                 hovertemplate="%{text}<br>%{x}: %{y:.2f}%<extra></extra>"))
     groups: dict[str, list[TrialRecord]] = {}
     for t in done:
         groups.setdefault(f"{t.experiment.name}: {chain_text(t)}", []).append(t)
@@ -239,11 +243,11 @@ def chain_accuracy(trials: Sequence[TrialRecord], max_lines: int = MAX_LINES) ->
     base = alone(trials)
     solo = [base[e][0] for e in {t.experiment_id for t in done} if e in base]
     if solo:
-        fig.add_trace(go.Scatter(x=["student"] * len(solo), y=solo, mode="markers",
-                                 name="student alone", marker={"symbol": "x", "size": 12,
-                                                               "color": "black"}))
+        fig.add_trace(go.Scatter(x=["student"] * len(solo), y=[pct(v) for v in solo],
+                                 mode="markers", name="student alone",
+                                 marker={"symbol": "x", "size": 12, "color": "black"}))
     fig.update_layout(xaxis={"categoryorder": "array", "categoryarray": order},
-                      yaxis_title="test accuracy", height=480)
+                      yaxis_title="test accuracy (%)", height=480)
     return set_title(fig, title, note)
 
 

@@ -21,27 +21,41 @@ from kd_automl.store.store import Store
 log = logging.getLogger(__name__)
 
 _NUM = {"type": "numericColumn", "filter": "agNumberColumnFilter"}
+
+
+def _col(field: str, name: str | None, tip: str, width: int, **kw: Any) -> dict[str, Any]:
+    """A column at least ``width`` px wide whose header shows its full name on hover."""
+    return {"field": field, **({"headerName": name} if name else {}), "headerTooltip": tip,
+            "minWidth": width, **kw}
+
+
 EXPERIMENT_COLUMNS = [
-    {"field": "experiment", "minWidth": 200},
-    {"field": "backend", "width": 100}, {"field": "dataset", "width": 110},
-    {"field": "teacher"}, {"field": "student"}, {"field": "method", "width": 100},
-    {"field": "objective", "width": 130},
-    *({"field": s, "width": 105, **_NUM} for s in ("complete", "pruned", "failed", "running")),
-    {"field": "best", "headerName": "best %", "width": 100, **_NUM},
-    {"field": "created", "width": 150},
+    _col("experiment", None, "experiment name", 170),
+    _col("backend", None, "backend (optuna, nni, script)", 95),
+    _col("dataset", None, "dataset", 95),
+    _col("teacher", None, "teacher model", 130), _col("student", None, "student model", 130),
+    _col("method", None, "distillation method", 95),
+    _col("objective", None, "objective metric (direction)", 120),
+    *(_col(s, None, f"{s} trials", 95, **_NUM) for s in ("complete", "pruned", "failed",
+                                                          "running")),
+    _col("best", "best %", "best objective value (%)", 90, **_NUM),
+    _col("created", None, "created at", 140),
 ]
 LEADERBOARD_COLUMNS = [
-    {"field": "rank", "headerName": "#", "width": 80, "pinned": "left", **_NUM},
-    {"field": "experiment", "minWidth": 160}, {"field": "backend", "width": 100},
-    {"field": "trial", "width": 95}, {"field": "state", "width": 110},
-    {"field": "method", "width": 100}, {"field": "hyperparameters", "minWidth": 260},
-    {"field": "val_acc", "headerName": "val %", "width": 100, **_NUM},
-    {"field": "test_acc", "headerName": "test %", "width": 100, **_NUM},
-    {"field": "teacher_acc", "headerName": "teacher %", "width": 115, **_NUM},
-    {"field": "gap", "headerName": "gap %", "width": 100, **_NUM},
-    {"field": "gain", "headerName": "gain %", "width": 100, **_NUM},
-    {"field": "student_params", "headerName": "params", "width": 110, **_NUM},
-    {"field": "student_flops", "headerName": "FLOPs", "width": 110, **_NUM},
+    _col("rank", "#", "rank", 60, pinned="left", **_NUM),
+    _col("experiment", None, "experiment name", 140),
+    _col("backend", None, "backend (optuna, nni, script)", 90),
+    _col("trial", None, "trial number as stored", 80),
+    _col("state", None, "trial state", 90), _col("method", None, "distillation method", 90),
+    _col("hyperparameters", None, "sampled hyperparameters", 200),
+    _col("val_acc", "val %", "student validation accuracy (%)", 80, **_NUM),
+    _col("test_acc", "test %", "student test accuracy (%)", 80, **_NUM),
+    _col("teacher_acc", "teacher %", "teacher test accuracy (%)", 95, **_NUM),
+    _col("gap", "gap %", "teacher minus student test accuracy (points)", 80, **_NUM),
+    _col("gain", "gain %", "student test accuracy minus the student alone (points)", 80,
+         **_NUM),
+    _col("student_params", "params", "student parameters", 90, **_NUM),
+    _col("student_flops", "FLOPs", "student FLOPs per sample", 90, **_NUM),
 ]
 _CSS = {"fontFamily": "system-ui, sans-serif", "margin": "1em 2em", "color": "#222"}
 
@@ -54,9 +68,10 @@ def _section(title: str, *children: Any, id: str | None = None) -> html.Section:
 
 def _grid(id: str, columns: list[dict], options: dict | None = None, **kw: Any) -> dag.AgGrid:
     return dag.AgGrid(id=id, columnDefs=columns, rowData=[], className="ag-theme-alpine",
-                      defaultColDef={"sortable": True, "filter": True, "resizable": True},
+                      defaultColDef={"sortable": True, "filter": True, "resizable": True,
+                                     "wrapHeaderText": True, "autoHeaderHeight": True},
                       dashGridOptions={"ensureDomOrder": True, "animateRows": False,
-                                       **(options or {})},
+                                       "enableBrowserTooltips": True, **(options or {})},
                       columnSize="responsiveSizeToFit", **kw)
 
 
