@@ -58,7 +58,7 @@ def test_report_cli_filters_and_empty_database(both_db, tmp_path, capsys):
     assert code == 0 and "no experiments in this database yet" in empty.read_text()
 
 
-def test_report_figures_render_in_a_browser(driver, tmp_path):
+def test_report_figures_render_in_a_browser(driver, tmp_path):  # noqa: F811 (fixture)
     """The report in headless Chromium: the T × alpha heatmap is drawn with the trial count
     in its cells, the history is in %, and a fixed-size study has no Pareto panel."""
     from selenium.webdriver.common.by import By
