@@ -62,6 +62,7 @@ def test_a_fused_group_tells_every_objective(tiny_spec_dict, workspace):
     summary = run_study(parse_spec(d), n_trials=2, baseline=False, threads=1)
     study = optuna.load_study(study_name="mo-fused", storage=summary.storage)
     assert [len(t.values) for t in study.trials] == [2, 2]
+    assert study.metric_names == ["val_acc", "wall_time_s"]  # optuna-dashboard's names
 
 
 def test_the_single_objective_field_still_works(tiny_spec_dict):

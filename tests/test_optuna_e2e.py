@@ -30,6 +30,7 @@ def test_study_runs_stores_and_resumes(workspace, tiny_spec_dict):
     # the Optuna study lives in the same database file, and agrees with the store
     study = optuna.load_study(study_name="tiny-kd", storage=summary.db)
     assert len(study.trials) == 3
+    assert study.metric_names == ["val_acc"]  # optuna-dashboard shows it, not "Objective 0"
     by_number = {str(t.number): t for t in study.trials}
     for t in search:
         assert by_number[t.backend_trial_id].params == t.params

@@ -161,7 +161,18 @@ def _load_study(spec: ExperimentSpec, study_name: str, storage_url: str, *,
         raise KDAutoMLError(
             f"study {study_name!r} already exists with a different spec; resume it with the "
             "same spec, or start a new one with --fresh (or --study NAME)")
+    _name_metrics(study, spec)
     return study
+
+
+def _name_metrics(study: optuna.Study, spec: ExperimentSpec) -> None:
+    """Name the study's objectives after the spec's metrics (optuna-dashboard shows
+    ``val_acc``, not "Objective 0"); a study resumed from before keeps them once set."""
+    names = [g.metric for g in spec.goals]
+    if study.metric_names != names:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(names)
 
 
 @dataclass
