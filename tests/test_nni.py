@@ -139,6 +139,24 @@ def test_web_ui_is_closed_without_the_secret_prefix(finished):
         assert prefix not in r.text
 
 
+def test_list_shows_the_web_ui_to_the_user_who_launched_it(env, finished):
+    url, exp_id, _ = finished
+    listed = kd(env, "nni", "list").stdout
+    assert re.search(rf"{exp_id}\s.*{re.escape(url)}", listed), listed
+    if os.geteuid() != 0:
+        return
+    # the secret prefix is its owner's: even root is not shown another user's
+    secret = env["ws"] / "nni" / "secrets" / exp_id
+    owner = secret.stat()
+    os.chown(secret, 65534, 65534)  # nobody
+    try:
+        listed = kd(env, "nni", "list").stdout
+    finally:
+        os.chown(secret, owner.st_uid, owner.st_gid)
+    prefix = url.rstrip("/").rsplit("/", 1)[1]
+    assert exp_id in listed and prefix not in listed
+
+
 def test_web_ui_lists_the_trials_in_a_browser(finished, tmp_path):
     chromium, driver_bin = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and driver_bin):
@@ -174,10 +192,10 @@ def test_web_ui_lists_the_trials_in_a_browser(finished, tmp_path):
 
 
 def test_stop_resume_adds_trials_and_import_pairs_metrics_by_parameter_id(env, finished):
-    _, exp_id, _ = finished
+    url, exp_id, _ = finished
     assert "stopped" in kd(env, "nni", "stop", exp_id).stdout
     listed = kd(env, "nni", "list").stdout
-    assert exp_id in listed and "STOPPED" in listed
+    assert exp_id in listed and "STOPPED" in listed and url not in listed  # no longer served
     url, resumed = launch(env, "nni", "resume", exp_id, "--trials", "6", "--port",
                           str(free_port()), "--detach")
     assert resumed == exp_id

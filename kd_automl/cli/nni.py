@@ -159,7 +159,8 @@ def stop_cmd(experiment_id: Annotated[str, typer.Argument(help="NNI experiment i
 
 @app.command("list")
 def list_cmd(workspace: Workspace_ = None) -> None:
-    """List this workspace's NNI experiments."""
+    """List this workspace's NNI experiments (the web UI's URL of those served, to the user
+    who launched them)."""
     from kd_automl.orchestrate import nni as nx
 
     rows = nx.list_experiments(Workspace.resolve(workspace))
@@ -169,9 +170,10 @@ def list_cmd(workspace: Workspace_ = None) -> None:
     table = Table(title="NNI experiments")
     for col in ("id", "name", "status", "port", "store experiment"):
         table.add_column(col)
+    table.add_column("web UI", overflow="fold")
     for r in rows:
         table.add_row(r["id"], r["name"] or "", r["status"], str(r["port"] or ""),
-                      r["store_name"])
+                      r["store_name"], r["url"] or "")
     console.print(table)
 
 

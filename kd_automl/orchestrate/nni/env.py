@@ -83,6 +83,17 @@ def save_secret(ws: Workspace, exp_id: str, info: dict[str, Any]) -> None:
         json.dump(info, f)
 
 
+def own_secret(ws: Workspace, exp_id: str) -> dict[str, Any]:
+    """The experiment's secrets when this user owns their file ({} otherwise, root included:
+    a prefix is shown only to the user who launched the experiment)."""
+    try:
+        if secret_file(ws, exp_id).stat().st_uid != os.geteuid():
+            return {}
+    except OSError:
+        return {}
+    return load_secret(ws, exp_id)
+
+
 def load_secret(ws: Workspace, exp_id: str) -> dict[str, Any]:
     try:
         return json.loads(secret_file(ws, exp_id).read_text())

@@ -19,6 +19,7 @@ from kd_automl.orchestrate.nni.env import (
     import_nni,
     load_secret,
     nni_home,
+    own_secret,
     prepare_env,
     save_secret,
 )
@@ -302,16 +303,28 @@ def stop(ws: Workspace, exp_id: str) -> bool:
     return True
 
 
+def web_url(ws: Workspace, exp_id: str) -> str | None:
+    """The web UI's URL of a served experiment, for the user who launched it (its secret
+    prefix is theirs: :func:`~kd_automl.orchestrate.nni.env.own_secret`); None otherwise."""
+    secret = own_secret(ws, exp_id)
+    if not (secret.get("prefix") and secret.get("port")):
+        return None
+    return Launch(exp_id, secret["port"], secret.get("host") or "127.0.0.1", secret["prefix"],
+                  secret.get("store_name", "")).url
+
+
 def list_experiments(ws: Workspace) -> list[dict[str, Any]]:
-    """Every NNI experiment of this workspace, newest first, with a live status."""
+    """Every NNI experiment of this workspace, newest first, with a live status and, for
+    the user who launched it, the web UI's URL while it is served."""
     prepare_env(ws)
     rows = []
     for exp_id, info in _registry(ws).items():
-        status = info.get("status", "?")
-        if status not in ("STOPPED",) and not _alive(info):
+        status, alive = info.get("status", "?"), _alive(info)
+        if status not in ("STOPPED",) and not alive:
             status = "STOPPED"
         rows.append({"id": exp_id, "name": info.get("experimentName"), "status": status,
                      "port": info.get("port"), "started": info.get("startTime"),
-                     "store_name": store_name_of(ws, exp_id)})
+                     "store_name": store_name_of(ws, exp_id),
+                     "url": web_url(ws, exp_id) if alive else None})
     return sorted(rows, key=lambda r: r.get("started") or 0, reverse=True)
 
