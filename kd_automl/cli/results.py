@@ -107,17 +107,23 @@ def dashboard(
         envvar="KD_AUTOML_DASHBOARD_TOKEN", show_envvar=True,
         help="Require this token of every request (the printed URL carries it once, then a "
         "cookie); the environment variable keeps it off the command line.")] = None,
+    allow_launch: Annotated[bool, typer.Option(
+        "--allow-launch", help="Also start, watch and stop searches from the browser (a "
+        "token is then required: --token, or a random one printed once).")] = False,
     workspace: Workspace_ = None, db: Db = None, verbose: Verbose = False,
 ) -> None:
-    """Serve the read-only web dashboard: experiments, leaderboard, trials, figures."""
+    """Serve the web dashboard: experiments, leaderboard, trials, figures (read-only unless
+    --allow-launch)."""
     from kd_automl.dashboard import serve
     from kd_automl.workspace import Workspace
 
     setup_logging(verbose)
-    url = db or Workspace.locate(workspace).db_url  # never creates the workspace: read-only
+    ws = Workspace.resolve(workspace) if allow_launch else Workspace.locate(workspace)
+    url = db or ws.db_url  # read-only: never creates the workspace
 
     def ready(u: str) -> None:
         console.print(f"dashboard on [bold]{u}[/] (Ctrl+C to stop)", soft_wrap=True)
         sys.stdout.flush()  # the URL shows even when stdout is a pipe
 
-    serve(url, host=host, port=port, refresh_s=refresh, token=token, on_ready=ready)
+    serve(url, host=host, port=port, refresh_s=refresh, token=token, on_ready=ready,
+          allow_launch=allow_launch, workspace=ws.root)

@@ -187,11 +187,19 @@ def _ids(selected: list[dict] | None) -> list[int] | None:
     return [int(r["id"]) for r in selected or [] if "id" in r] or None
 
 
-def create_app(store: Store, refresh_s: float = 5.0) -> Dash:
-    """The dashboard over ``store`` (open it with :meth:`Store.open_read_only`)."""
+def create_app(store: Store, refresh_s: float = 5.0, launch: Any = None) -> Dash:
+    """The dashboard over ``store`` (open it with :meth:`Store.open_read_only`); with
+    ``launch`` (a :class:`~kd_automl.dashboard.launch_page.LaunchSettings`), also the launch
+    form and the runs panel."""
     data = DashboardData(store)
     app = Dash(__name__, title="kd-automl dashboard", update_title=None)
     app.layout = layout(store.display_url, refresh_s)
+    from kd_automl.dashboard.launch_page import add_launch_page, refuse_launch_routes
+
+    if launch is not None:
+        add_launch_page(app, data, launch)
+    else:
+        refuse_launch_routes(app)
 
     @app.callback(Output("version", "data"), Output("status", "children"),
                   Input("tick", "n_intervals"), State("version", "data"))

@@ -7,18 +7,22 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import socket
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlencode
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from kd_automl.dashboard.app import create_app
 from kd_automl.dashboard.guard import RequestGuard, allowed_hosts, guard_callbacks
+from kd_automl.dashboard.launch_page import LaunchSettings
 from kd_automl.errors import KDAutoMLError
 from kd_automl.store.readonly import check_readable
 from kd_automl.store.store import Store
+from kd_automl.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +31,23 @@ class DashboardServer:
     """The dashboard of database ``url`` on ``host:port`` (``port=0``: any free port)."""
 
     def __init__(self, url: str, host: str = "127.0.0.1", port: int = 8050,
-                 refresh_s: float = 5.0, token: str | None = None):
+                 refresh_s: float = 5.0, token: str | None = None,
+                 allow_launch: bool = False, workspace: str | Path | None = None):
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         _check_port(host, port)
+        launch = None
+        if allow_launch:  # launching needs a token: a random one unless given
+            token = token or secrets.token_urlsafe(24)
+            launch = LaunchSettings(Workspace.resolve(workspace), url)
+            Store(url).dispose()  # launches write it: create or upgrade it first
         store = Store.open_read_only(url)
         try:
             check_readable(store.engine)  # a damaged file: one clear error before serving
         except KDAutoMLError:
             store.dispose()
             raise
-        self.app = create_app(store, refresh_s=refresh_s)
+        self.app = create_app(store, refresh_s=refresh_s, launch=launch)
+        self.allow_launch = allow_launch
         guard_callbacks(self.app)
         try:
             self._server: BaseWSGIServer = make_server(
@@ -107,9 +118,12 @@ def _check_port(host: str, port: int) -> None:
 
 
 def serve(url: str, host: str = "127.0.0.1", port: int = 8050, refresh_s: float = 5.0,
-          on_ready: Callable[[str], None] | None = None, token: str | None = None) -> None:
-    """Serve the dashboard of ``url`` until interrupted."""
-    server = DashboardServer(url, host, port, refresh_s, token=token)
+          on_ready: Callable[[str], None] | None = None, token: str | None = None,
+          allow_launch: bool = False, workspace: str | Path | None = None) -> None:
+    """Serve the dashboard of ``url`` until interrupted (``allow_launch``: with the launch
+    page, whose launches keep their state in ``workspace``)."""
+    server = DashboardServer(url, host, port, refresh_s, token=token,
+                             allow_launch=allow_launch, workspace=workspace)
     if on_ready:
         on_ready(server.login_url)
     log.info("dashboard on %s", server.url)

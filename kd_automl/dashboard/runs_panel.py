@@ -1,0 +1,142 @@
+"""The runs panel (``--allow-launch``): running and recent launches with their progress from
+the store, Stop, and links to their leaderboard, trials, report, log and NNI's web UI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import ALL, Dash, Input, Output, ctx, html, no_update
+from flask import Response
+
+from kd_automl.dashboard.data import DashboardData
+from kd_automl.errors import KDAutoMLError
+from kd_automl.orchestrate import launches
+from kd_automl.store.leaderboard import STATES
+from kd_automl.workspace import Workspace
+
+RECENT = 12  # launches shown
+_CELL = {"border": "1px solid #ddd", "padding": "3px 8px", "fontSize": "13px"}
+COLUMNS = ("launch", "backend", "experiment", "state", "done", "running", "best %",
+           "elapsed", "ETA", "open", "")
+
+
+def _duration(s: float | None) -> str:
+    if s is None:
+        return "–"
+    s = int(s)
+    if s >= 3600:
+        return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def _links(ws: Workspace, s: launches.LaunchStatus) -> list[Any]:
+    lid = s.id
+    out: list[Any] = []
+    if s.experiment:
+        out += [html.A(view, href="#leaderboard-section", style={"marginRight": "0.6em"},
+                       id={"type": "run-link", "launch": lid, "view": view})
+                for view in ("leaderboard", "trials")]
+        out.append(html.A("report", href=f"/launches/{lid}/report", target="_blank",
+                          style={"marginRight": "0.6em"}))
+    out.append(html.A("log", href=f"/launches/{lid}/log", target="_blank",
+                      style={"marginRight": "0.6em"}))
+    if s.serving:
+        url = launches.nni_web_ui(ws, s.record)
+        if url:
+            out.append(html.A("NNI web UI", href=url, target="_blank", className="nni-web-ui"))
+    return out
+
+
+def _row(ws: Workspace, data: DashboardData, s: launches.LaunchStatus) -> html.Tr:
+    p = None
+    if s.experiment:
+        try:
+            p = launches.progress(data.store, s)
+        except Exception:  # the store went away: the row still shows the process's state
+            p = None
+    done = (f"{p.done}/{p.trials} ({p.complete} ok, {p.pruned} pruned, {p.failed} failed)"
+            if p else "–")
+    cells = {
+        "launch": s.id, "backend": s.record.backend, "experiment": s.experiment or "–",
+        "state": s.state if s.exit_code in (None, 0) else f"{s.state} (exit {s.exit_code})",
+        "done": done, "running": str(p.running) if p else "–",
+        "best %": f"{100 * p.best:.2f}" if p and p.best is not None else "–",
+        "elapsed": _duration(p.elapsed_s) if p else "–",
+        "ETA": _duration(p.eta_s) if p else "–",
+    }
+    tds = [html.Td(v, style=_CELL, **{"data-col": k}) for k, v in cells.items()]
+    tds.append(html.Td(_links(ws, s), style=_CELL, **{"data-col": "open"}))
+    stop = (html.Button("Stop", id={"type": "run-stop", "launch": s.id})
+            if s.active or s.serving else "")
+    tds.append(html.Td(stop, style=_CELL, **{"data-col": "stop"}))
+    return html.Tr(tds, className="run-row", **{"data-launch": s.id, "data-state": s.state})
+
+
+def runs_table(ws: Workspace, data: DashboardData) -> html.Table | html.P:
+    shown = launches.statuses(ws)[:RECENT]
+    if not shown:
+        return html.P("no launches yet", style={"color": "#777"})
+    head = html.Tr([html.Th(c, style={**_CELL, "background": "#f4f4f4", "textAlign": "left"})
+                    for c in COLUMNS])
+    return html.Table([head, *[_row(ws, data, s) for s in shown]],
+                      style={"borderCollapse": "collapse"})
+
+
+def register(app: Dash, ws: Workspace, data: DashboardData) -> None:
+    """The panel's callbacks and its two routes (a launch's report and log)."""
+
+    @app.callback(Output("runs-table", "children"), Input("tick", "n_intervals"),
+                  Input("runs-version", "data"))
+    def _runs(_n, _v):
+        return runs_table(ws, data)
+
+    @app.callback(Output("run-message", "children"),
+                  Output("runs-version", "data", allow_duplicate=True),
+                  Input({"type": "run-stop", "launch": ALL}, "n_clicks"),
+                  prevent_initial_call=True)
+    def _stop(clicks):
+        if not ctx.triggered_id or not any(clicks or []) or not ctx.triggered[0]["value"]:
+            return no_update, no_update
+        lid = ctx.triggered_id["launch"]
+        try:
+            now = launches.stop(ws, lid)
+        except KDAutoMLError as err:
+            return html.Span(str(err), style={"color": "#b00"}), no_update
+        return f"stop sent to {lid} ({now.state})", f"stop-{lid}"
+
+    @app.callback(Output("experiments", "selectedRows", allow_duplicate=True),
+                  Output("states", "value", allow_duplicate=True),
+                  Input({"type": "run-link", "launch": ALL, "view": ALL}, "n_clicks"),
+                  prevent_initial_call=True)
+    def _open(_clicks):
+        if not ctx.triggered_id or not ctx.triggered[0]["value"]:
+            return no_update, no_update
+        name = launches.status(ws, ctx.triggered_id["launch"]).experiment
+        rows = [r for r in data.experiment_rows() if r["experiment"] == name]
+        states = ["complete"] if ctx.triggered_id["view"] == "leaderboard" else list(STATES)
+        return rows, states
+
+    server = app.server
+
+    @server.route("/launches/<launch_id>/report")
+    def _report(launch_id: str):
+        from kd_automl.analysis import write_report
+
+        try:
+            s = launches.status(ws, launch_id)
+            if not s.experiment:
+                raise KDAutoMLError(f"launch {launch_id} has no experiment in the store yet")
+            data.store.experiments([s.experiment], require=True)
+            path = write_report(data.store, s.log_file.with_name("report.html"),
+                                [s.experiment])
+        except KDAutoMLError as err:
+            return Response(f"{err}\n", status=404, mimetype="text/plain")
+        return Response(path.read_text(), mimetype="text/html")
+
+    @server.route("/launches/<launch_id>/log")
+    def _log(launch_id: str):
+        try:
+            text = launches.status(ws, launch_id).log_file.read_text(errors="replace")
+        except (KDAutoMLError, OSError) as err:
+            return Response(f"{err}\n", status=404, mimetype="text/plain")
+        return Response(text, mimetype="text/plain")

@@ -1,0 +1,53 @@
+"""A launch's progress, read from the store: its trials done, pruned and failed, the best
+objective so far, the time it has run and an estimate of the time left."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from kd_automl.orchestrate.launches.control import LaunchStatus
+from kd_automl.orchestrate.launches.state import utcnow
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """Counts of this launch's search trials by state, best objective, seconds."""
+
+    complete: int
+    pruned: int
+    failed: int
+    running: int
+    trials: int  # what the launch asked for
+    best: float | None
+    elapsed_s: float
+    eta_s: float | None  # None until a trial has finished, or once nothing is left
+
+    @property
+    def done(self) -> int:
+        return self.complete + self.pruned + self.failed
+
+
+def progress(store, status: LaunchStatus, now: datetime | None = None) -> RunProgress:
+    """Progress of ``status``'s launch in ``store`` (a read-only one will do). An Optuna
+    launch counts the trials its study started since the launch (a resumed study holds
+    earlier ones); an NNI launch, its experiment's."""
+    rec = status.record
+    exps = store.experiments([status.experiment]) if status.experiment else []
+    trials = store.trials([exps[0].id], role="search") if exps else []
+    if rec.backend == "optuna":
+        trials = [t for t in trials if t.started_at >= rec.created]
+    counts = {s: sum(t.state == s for t in trials)
+              for s in ("complete", "pruned", "failed", "running")}
+    values = [t.objective for t in trials if t.state == "complete" and t.objective is not None]
+    best = (max(values) if exps[0].maximize else min(values)) if values else None
+    end = now or utcnow()
+    if not status.active:
+        ends = [datetime.fromisoformat(status.finished_at)] if status.finished_at else []
+        ends += [t.finished_at for t in trials if t.finished_at]
+        end = max(ends) if ends else end
+    elapsed = max(0.0, (end - rec.created).total_seconds())
+    done = counts["complete"] + counts["pruned"] + counts["failed"]
+    left = max(0, rec.trials - done)
+    eta = elapsed / done * left if status.active and done and left else None
+    return RunProgress(**counts, trials=rec.trials, best=best, elapsed_s=elapsed, eta_s=eta)
