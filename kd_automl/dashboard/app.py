@@ -172,7 +172,7 @@ def _figures(data: DashboardData, exp_ids: list[int] | None) -> list[Any]:
             msg = fig.layout.annotations[0].text if fig.layout.annotations else ""
             skipped.append(html.Li(f"{fig.layout.title.text}: {msg}"))
             continue
-        wide = name in ("slice", "methods", "parallel")
+        wide = name in ("slice", "methods", "parallel", "importance", "temperature_alpha")
         shown.append(html.Div(dcc.Graph(figure=fig, id=f"fig-{name}"),
                               style={"gridColumn": "1 / span 2"} if wide else {}))
     out: list[Any] = [html.Div(shown, style={"display": "grid",
