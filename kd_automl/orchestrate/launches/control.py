@@ -141,11 +141,11 @@ def wait(ws: Workspace, launch_id: str, timeout: float = 600,
 def nni_web_ui(ws: Workspace, rec: st.LaunchRecord) -> str | None:
     """The URL of a launched NNI experiment's web UI, secret prefix included (for the
     token holder's eyes only)."""
-    from kd_automl.orchestrate.nni.env import load_secret
+    from kd_automl.orchestrate.nni.env import own_secret
 
     if not rec.nni_id:
         return None
-    secret = load_secret(ws, rec.nni_id)
+    secret = own_secret(ws, rec.nni_id)  # this user's launch only
     if not secret.get("prefix"):
         return None
     host = secret.get("host") or "127.0.0.1"
