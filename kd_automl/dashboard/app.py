@@ -24,9 +24,12 @@ _NUM = {"type": "numericColumn", "filter": "agNumberColumnFilter"}
 
 
 def _col(field: str, name: str | None, tip: str, width: int, **kw: Any) -> dict[str, Any]:
-    """A column at least ``width`` px wide whose header shows its full name on hover."""
+    """A column at least ``width`` px wide, and wide enough for the longest word of its
+    header beside the sort and filter icons (headers wrap between words, never inside
+    one), whose header shows its full name on hover."""
+    words = (name or field.replace("_", " ").title()).split()
     return {"field": field, **({"headerName": name} if name else {}), "headerTooltip": tip,
-            "minWidth": width, **kw}
+            "minWidth": max(width, 8 * max(map(len, words)) + 54), **kw}
 
 
 EXPERIMENT_COLUMNS = [
@@ -71,7 +74,9 @@ def _grid(id: str, columns: list[dict], options: dict | None = None, **kw: Any) 
                       defaultColDef={"sortable": True, "filter": True, "resizable": True,
                                      "wrapHeaderText": True, "autoHeaderHeight": True},
                       dashGridOptions={"ensureDomOrder": True, "animateRows": False,
-                                       "enableBrowserTooltips": True, **(options or {})},
+                                       "enableBrowserTooltips": True,
+                                       "suppressColumnVirtualisation": True,  # few columns
+                                       **(options or {})},
                       columnSize="responsiveSizeToFit", **kw)
 
 
