@@ -204,7 +204,7 @@ def _row_id(drv, state: str) -> str:
         ".getAttribute('row-id')", state)
 
 
-_HEADERS_JS = """
+_HEADERS_JS = r"""
 return [...document.querySelectorAll(arguments[0] + ' .ag-header-cell[col-id]')]
     .map(h => {const t = h.querySelector('.ag-header-cell-text');
                const lines = t ? Math.round(t.getBoundingClientRect().height /
