@@ -87,3 +87,15 @@ def test_report_figures_render_in_a_browser(driver, tmp_path):  # noqa: F811 (fi
     ARTIFACTS.mkdir(exist_ok=True)
     driver.set_window_size(1400, 5000)
     driver.save_screenshot(str(ARTIFACTS / "report.png"))
+
+
+def test_report_tables_and_figures_use_percent(both_db, tmp_path):
+    store = Store(both_db)
+    doc = write_report(store, tmp_path / "r.html").read_text()
+    for head in ("best %", "val acc %", "test acc %", "gap %", "gain vs alone %"):
+        assert f"<th>{head}</th>" in doc
+    best = max(t.student_val_acc for t in store.trials() if t.role == "search"
+               and t.state == "complete")
+    assert f'<td class="n">{100 * best:.2f}</td>' in doc  # the table: %
+    assert '"text":"student val_acc (%)"' in doc  # the figures' axes: %
+    store.dispose()

@@ -66,8 +66,8 @@ def _summary(exps: list[ExperimentRecord], trials: list[TrialRecord]) -> str:
                      _pct(b.student_test_acc if b else None), _pct(e.baseline_test_acc),
                      _params(b.params) if b else "–"])
     return _table(["experiment", "backend", "dataset", "teacher", "student", "method",
-                   "trials by state", "objective", "best", "best: test acc", "student alone",
-                   "best hyperparameters"], rows, {8, 9, 10})
+                   "trials by state", "objective", "best %", "best: test acc %",
+                   "student alone: test acc %", "best hyperparameters"], rows, {8, 9, 10})
 
 
 def leaderboard_best(trials: list[TrialRecord]) -> list[TrialRecord]:
@@ -94,8 +94,9 @@ def leaderboard_best(trials: list[TrialRecord]) -> list[TrialRecord]:
 def _board(rows: list[Row]) -> str:
     if not rows:
         return '<p class="muted">no completed trials yet</p>'
-    return _table(["#", "experiment", "backend", "trial", "method", "hyperparameters", "val acc",
-                   "test acc", "teacher acc", "gap", "gain vs alone", "student params"],
+    return _table(["#", "experiment", "backend", "trial", "method", "hyperparameters",
+                   "val acc %", "test acc %", "teacher acc %", "gap %", "gain vs alone %",
+                   "student params"],
                   [[str(r.rank), r.experiment, r.backend, r.trial, r.method, _params(r.params),
                     _pct(r.student_val_acc), _pct(r.student_test_acc),
                     _pct(r.teacher_test_acc), _pct(r.gap), _pct(r.gain, True),
