@@ -151,12 +151,15 @@ def test_dashboard_in_a_real_browser(driver, tmp_path):
         header.click()
         _wait(lambda: test_accs() == sorted(test_accs(), reverse=True), what="descending")
 
-        # open a trial: its hyperparameters, curve and loss terms
+        # open a trial: its hyperparameters, results (in %), curve and loss terms
+        top = _rows(driver)[0]
         driver.find_element(By.CSS_SELECTOR, '#leaderboard .ag-center-cols-container '
                                              '.ag-row[row-index="0"] [col-id="trial"]').click()
         _wait(lambda: "trial" in driver.find_element(By.ID, "trial-title").text,
               what="trial panel")
         assert "method.temperature" in driver.find_element(By.ID, "trial-params").text
+        results = driver.find_element(By.ID, "trial-results").text  # accuracies in %
+        assert "student test acc %" in results and top["test_acc"] in results
         _wait(lambda: driver.find_elements(By.CSS_SELECTOR, "#trial-losses .main-svg"),
               what="loss-term figure")
 

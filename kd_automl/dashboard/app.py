@@ -133,14 +133,19 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _pct(v: float | None) -> float | None:
+    return None if v is None else round(100 * v, 2)
+
+
 def _trial_panel(data: DashboardData, trial_id: int) -> list[Any]:
     t = data.trial(trial_id)
     if t is None:
         return [html.P(f"trial {trial_id} is no longer in the database")]
     e = t.experiment
     results = [("state", t.state), ("role", t.role), ("method", t.method or e.method),
-               ("student val acc", t.student_val_acc), ("student test acc", t.student_test_acc),
-               ("teacher test acc", t.teacher_test_acc), ("gap", t.gap),
+               ("student val acc %", _pct(t.student_val_acc)),
+               ("student test acc %", _pct(t.student_test_acc)),
+               ("teacher test acc %", _pct(t.teacher_test_acc)), ("gap %", _pct(t.gap)),
                ("student params", t.student_params), ("student FLOPs", t.student_flops),
                ("wall time (s)", t.wall_time_s), ("started", t.started_at),
                ("finished", t.finished_at)]
@@ -151,7 +156,7 @@ def _trial_panel(data: DashboardData, trial_id: int) -> list[Any]:
         html.Div([html.Div([html.H4("hyperparameters"),
                             _kv_table(list(t.flat_params.items()) or [("–", None)],
                                       id="trial-params")]),
-                  html.Div([html.H4("results"), _kv_table(results)])],
+                  html.Div([html.H4("results"), _kv_table(results, id="trial-results")])],
                  style={"display": "flex", "gap": "3em", "flexWrap": "wrap"}),
     ]
     if t.error:
