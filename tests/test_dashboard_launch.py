@@ -133,7 +133,8 @@ def test_launch_watch_and_stop_from_the_browser(driver, launch_env):  # noqa: F8
             return 1 <= done < 30 and run["running"] == "1" and run["state"] == "running"
 
         _wait(midway, 240, what="third launch midway")
-        find(f'tr[data-launch="{stop_id}"] td[data-col="stop"] button').click()
+        stop = f'tr[data-launch="{stop_id}"] td[data-col="stop"] button'
+        _wait(lambda: find(stop).click() or True, what="Stop clicked")  # the panel re-renders
         _wait(lambda: _runs(driver)[stop_id]["state"].startswith("stopped"), 120,
               what="third launch stopped")
 
@@ -150,9 +151,21 @@ def test_launch_watch_and_stop_from_the_browser(driver, launch_env):  # noqa: F8
         assert requests.get(web_ui.rsplit("/", 2)[0] + "/", timeout=10).status_code == 404
 
         # open the Optuna launch's leaderboard, then one of its trials
-        find(f'tr[data-launch="{optuna_id}"] a[id*="leaderboard"]').click()
-        rows = _wait(lambda: (r := _rows(driver)) and {x["experiment"] for x in r}
-                     == {"dash-optuna"} and r, what="the launch's leaderboard")
+        link = f'tr[data-launch="{optuna_id}"] a[id*="leaderboard"]'
+
+        def only_its_trials():
+            r = _rows(driver)
+            return r and {x["experiment"] for x in r} == {"dash-optuna"} and r
+
+        rows = None
+        for _ in range(4):  # a refresh of the experiments grid may drop the first selection
+            _wait(lambda: find(link).click() or True, what="leaderboard link clicked")
+            try:
+                rows = _wait(only_its_trials, 15, what="the launch's leaderboard")
+                break
+            except AssertionError:
+                continue
+        assert rows, "the leaderboard link did not select the launch's experiment"
         assert len(rows) == 4
         find('#leaderboard .ag-center-cols-container .ag-row[row-index="0"] '
              '[col-id="trial"]').click()
