@@ -108,6 +108,15 @@ def test_confirm_stores_rows_and_the_leaderboard_shows_them(searched, capsys, on
         assert r["vs_alone"]["std"] is not None
     assert confirmed[-2]["vs_alone"] is None and confirmed[-1]["vs_kd"] is None
 
+    # the report shows them too: one row per source, the paired differences with p
+    report = searched / "confirmed.html"
+    code, _, err = _run(capsys, "report", "--workspace", str(searched), "--out", str(report))
+    assert code == 0, err
+    section = report.read_text().split('<h2 id="confirmed">', 1)[1].split("<h2>", 1)[0]
+    assert section.count("<tr>") == 1 + len(confirmed)  # the header and one row per source
+    assert "student alone" in section and "plain KD (defaults)" in section and "p=" in section
+    assert f"{100 * top[0]['mean']:.2f} ± {100 * top[0]['std']:.2f}" in section
+
     # a rerun resumes: nothing stored complete is trained again
     code, out, _ = _run(capsys, "confirm", "-e", "tiny-kd", "--top", "2", "--seeds", "3",
                         "--workspace", str(searched))

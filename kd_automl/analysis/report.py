@@ -18,6 +18,7 @@ from kd_automl.analysis.curves import pick_for_curves
 from kd_automl.analysis.figures import figure_set, is_empty
 from kd_automl.analysis.reskd import reskd_figures
 from kd_automl.analysis.takd import takd_figures
+from kd_automl.store.confirmed import ConfirmedRow, Paired, confirmed
 from kd_automl.store.leaderboard import Row, leaderboard
 from kd_automl.store.records import ExperimentRecord, TrialRecord
 from kd_automl.store.store import Store
@@ -104,6 +105,28 @@ def _board(rows: list[Row]) -> str:
                    for r in rows], {0, 6, 7, 8, 9, 10, 11})
 
 
+def _paired(p: Paired | None) -> str:
+    if p is None:
+        return "–"
+    text = _pct(p.mean, True) + (f" ± {_pct(p.std)}" if p.std is not None else "")
+    if p.ci_low is not None:
+        text += f" [{_pct(p.ci_low, True)}, {_pct(p.ci_high, True)}]"
+    return text + (f", p={p.p:.2g}" if p.p is not None else "")
+
+
+def _confirmed(rows: list[ConfirmedRow]) -> str:
+    """``kd-automl confirm``'s results: test accuracy over seeds and the paired differences."""
+    return _table(
+        ["experiment", "trial", "hyperparameters", "seeds", "search objective",
+         "test acc % mean ± std [95% interval]", "vs student alone (paired)",
+         "vs plain KD (paired)"],
+        [[r.experiment, r.label, _params(r.params) or r.method, str(len(r.seeds)),
+          "–" if r.search_objective is None else f"{r.search_objective:.4g}",
+          _pct(r.mean) + (f" ± {_pct(r.std)} [{_pct(r.ci_low)}, {_pct(r.ci_high)}]"
+                          if r.std is not None and r.ci_low is not None else ""),
+          _paired(r.vs_alone), _paired(r.vs_kd)] for r in rows], {3, 4, 5, 6, 7})
+
+
 def _message(fig: go.Figure) -> str:
     ann = fig.layout.annotations
     return ann[0].text if ann else "nothing to show"
@@ -140,7 +163,8 @@ def write_report(store: Store, out: Path, experiments: list[str] | None = None,
     """Write the report for ``experiments`` (all when None) to ``out``; returns the path.
 
     Sections: a summary per experiment, the leaderboard (top ``top``), the best trial of
-    each experiment when there are several, and every figure that has something to show
+    each experiment when there are several, the confirmed results (``kd-automl confirm``)
+    when there are any, and every figure that has something to show
     (the others are listed with the reason).
     """
     exps = store.experiments(experiments)
@@ -175,6 +199,13 @@ def write_report(store: Store, out: Path, experiments: list[str] | None = None,
     ]
     if cross:
         parts += ["<h2>Best trial of each experiment</h2>", _board(cross)]
+    confirmed_rows = confirmed(store, experiments, trials) if exps else []
+    if confirmed_rows:
+        parts += ['<h2 id="confirmed">Confirmed over seeds</h2>',
+                  '<p class="muted">kd-automl confirm: each row re-trained on fresh seeds (split, '
+                  "teacher, batch order and init move with the seed); differences are paired "
+                  "by seed, with a 95% t-interval and a paired t-test's p.</p>",
+                  _confirmed(confirmed_rows)]
     parts.append("<h2>Figures</h2>")
     parts += shown or ['<p class="muted">no figures yet: no completed trials</p>']
     if skipped:
