@@ -61,7 +61,7 @@ def timed_command(spec_path: Path, trials: int, workers: int, ws: Path, name: st
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--trials", type=int, default=8)
+    ap.add_argument("--trials", type=int, default=8, help="trials per row (0: skip that table)")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--no-all-cores", dest="all_cores", action="store_false")
@@ -76,31 +76,32 @@ def main() -> None:
     all_cores = torch.get_num_threads()
     ws = args.workspace or Path(tempfile.mkdtemp(prefix="kd-parallel-"))
     timed(spec, 1, 1, None, ws, "warm-up")  # trains and caches the teacher and its logits
-    start = time.perf_counter()  # the fork server workers start from: once per command
-    start_fork_server(spec)
-    probe = _context(spec).Process(target=time.sleep, args=(0,))
-    probe.start()
-    probe.join()
-    fork_server_s = time.perf_counter() - start
-    rows = []
-    for w in args.workers:
-        modes = [("split", None)] + ([("all cores", all_cores)] if args.all_cores and w > 1
-                                     else [])
-        for mode, threads in modes:
-            wall = timed(spec, args.trials, w, threads, ws, f"w{w}-{mode.replace(' ', '-')}")
-            rows.append((w, mode, threads or threads_per_trial(w, ceiling=all_cores), wall))
-    base = next(r[3] for r in rows if r[1] == "split")
-    print(f"\n{args.trials} trials per row, digits CNN, {args.epochs} epochs; "
-          f"{usable_cores()} usable cores, torch default {all_cores} threads; "
-          f"load average {os.getloadavg()[0]:.1f} at the end")
-    print(f"fork server start (imports, once per command with workers; not in the rows): "
-          f"{fork_server_s:.1f} s")
-    print(f"{'workers':>7}  {'threads/trial':<22}  {'wall s':>7}  {'trials/min':>10}  "
-          f"{'vs 1 worker':>11}")
-    for w, mode, threads, wall in rows:
-        label = f"{threads} ({mode})"
-        print(f"{w:>7}  {label:<22}  {wall:7.1f}  {60 * args.trials / wall:10.1f}  "
-              f"{base / wall:10.2f}x")
+    if args.trials:  # 0: only the whole commands
+        start = time.perf_counter()  # the fork server workers start from: once per command
+        start_fork_server(spec)
+        probe = _context(spec).Process(target=time.sleep, args=(0,))
+        probe.start()
+        probe.join()
+        fork_server_s = time.perf_counter() - start
+        rows = []
+        for w in args.workers:
+            modes = [("split", None)] + ([("all cores", all_cores)] if args.all_cores and w > 1
+                                         else [])
+            for mode, threads in modes:
+                wall = timed(spec, args.trials, w, threads, ws, f"w{w}-{mode.replace(' ', '-')}")
+                rows.append((w, mode, threads or threads_per_trial(w, ceiling=all_cores), wall))
+        base = next(r[3] for r in rows if r[1] == "split")
+        print(f"\n{args.trials} trials per row, digits CNN, {args.epochs} epochs; "
+              f"{usable_cores()} usable cores, torch default {all_cores} threads; "
+              f"load average {os.getloadavg()[0]:.1f} at the end")
+        print(f"fork server start (imports, once per command with workers; not in the rows): "
+              f"{fork_server_s:.1f} s")
+        print(f"{'workers':>7}  {'threads/trial':<22}  {'wall s':>7}  {'trials/min':>10}  "
+              f"{'vs 1 worker':>11}")
+        for w, mode, threads, wall in rows:
+            label = f"{threads} ({mode})"
+            print(f"{w:>7}  {label:<22}  {wall:7.1f}  {60 * args.trials / wall:10.1f}  "
+                  f"{base / wall:10.2f}x")
 
 
     if args.command_trials:
