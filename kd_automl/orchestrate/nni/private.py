@@ -31,22 +31,30 @@ def make_private(home: Path) -> None:
             continue
 
 
+MANAGER_WAIT_S = 30  # seconds NNI's manager may take to answer its first request
+
+
 @contextmanager
 def private_launch() -> Iterator[None]:
-    """While NNI starts its manager: umask 077, and no ``--url-prefix`` on its command line."""
+    """While NNI starts its manager: umask 077, no ``--url-prefix`` on its command line, and
+    up to ``MANAGER_WAIT_S`` for the manager to answer (NNI 3.0 gives it 3 s, which a busy
+    machine's Node start exceeds: "connection refused" and a failed start)."""
     from nni.experiment import launcher
 
-    original = launcher._start_rest_server
+    original, original_check = launcher._start_rest_server, launcher._check_rest_server
 
     def start(args, run_mode):
         hidden = copy.copy(args)
         hidden.url_prefix = None  # the guard passes it on from KD_AUTOML_NNI_PREFIX
         return original(hidden, run_mode)
 
+    def check(port, retry=3, url_prefix=None):
+        return original_check(port, retry=max(retry, MANAGER_WAIT_S), url_prefix=url_prefix)
+
     old_umask = os.umask(0o077)
-    launcher._start_rest_server = start
+    launcher._start_rest_server, launcher._check_rest_server = start, check
     try:
         yield
     finally:
-        launcher._start_rest_server = original
+        launcher._start_rest_server, launcher._check_rest_server = original, original_check
         os.umask(old_umask)
