@@ -146,7 +146,8 @@ def test_launch_watch_and_stop_from_the_browser(driver, launch_env):  # noqa: F8
         runs = _wait(lambda: _runs(driver)[nni_id]["state"] == "done" and _runs(driver),
                      300, what="nni done")
         assert runs[nni_id]["done"].startswith("2/2")
-        web_ui = find(f'tr[data-launch="{nni_id}"] a.nni-web-ui').get_attribute("href")
+        web_ui = _wait(lambda: find(f'tr[data-launch="{nni_id}"] a.nni-web-ui')
+                       .get_attribute("href"), what="the NNI web UI link")
         assert requests.get(web_ui, timeout=10).status_code == 200  # the secret prefix in it
         assert requests.get(web_ui.rsplit("/", 2)[0] + "/", timeout=10).status_code == 404
 

@@ -33,7 +33,8 @@ def add_launch_page(app: Dash, data: DashboardData, settings: LaunchSettings) ->
     ws = settings.workspace
     sections = [
         _section("Launch a search", form(ws), id="launch-section"),
-        _section("Runs", dcc.Store(id="runs-version"), html.Div(id="run-message"),
+        _section("Runs", dcc.Store(id="runs-version"), dcc.Store(id="runs-shown"),
+                 html.Div(id="run-message"),
                  html.Div(id="runs-table"), id="runs-section"),
     ]
     children = list(app.layout.children)

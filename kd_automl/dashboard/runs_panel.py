@@ -3,10 +3,13 @@ the store, Stop, and links to their leaderboard, trials, report, log and NNI's w
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
-from dash import ALL, Dash, Input, Output, ctx, html, no_update
+from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 from flask import Response
+from plotly.utils import PlotlyJSONEncoder
 
 from kd_automl.dashboard.data import DashboardData
 from kd_automl.errors import KDAutoMLError
@@ -85,10 +88,15 @@ def runs_table(ws: Workspace, data: DashboardData) -> html.Table | html.P:
 def register(app: Dash, ws: Workspace, data: DashboardData) -> None:
     """The panel's callbacks and its two routes (a launch's report and log)."""
 
-    @app.callback(Output("runs-table", "children"), Input("tick", "n_intervals"),
-                  Input("runs-version", "data"))
-    def _runs(_n, _v):
-        return runs_table(ws, data)
+    @app.callback(Output("runs-table", "children"), Output("runs-shown", "data"),
+                  Input("tick", "n_intervals"), Input("runs-version", "data"),
+                  State("runs-shown", "data"))
+    def _runs(_n, _v, shown):
+        table = runs_table(ws, data)
+        digest = hashlib.sha256(json.dumps(table, cls=PlotlyJSONEncoder).encode()).hexdigest()
+        if digest == shown:  # unchanged: keep the page's elements (a click may be on them)
+            return no_update, no_update
+        return table, digest
 
     @app.callback(Output("run-message", "children"),
                   Output("runs-version", "data", allow_duplicate=True),
