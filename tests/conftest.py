@@ -1,4 +1,5 @@
 import copy
+import math
 import time
 
 import pytest
@@ -50,3 +51,20 @@ def wait_for(predicate, timeout=240, what="condition", poll_s=0.3):
             return
         time.sleep(poll_s)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def softmax(z):
+    """Plain-Python softmax of one row (hand-computed expectations in the loss tests)."""
+    m = max(z)
+    e = [math.exp(v - m) for v in z]
+    return [v / sum(e) for v in e]
+
+
+def kl(p, q):
+    """KL(p || q) of two probability rows."""
+    return sum(a * math.log(a / b) for a, b in zip(p, q, strict=True) if a > 0)
+
+
+def ce(z, label):
+    """Cross-entropy of one row of logits against ``label``."""
+    return -math.log(softmax(z)[label])

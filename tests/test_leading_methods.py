@@ -5,26 +5,13 @@ import math
 
 import pytest
 import torch
+from conftest import ce, kl, softmax
 from torch import nn
 
 from kd_automl.distill import TeacherOutput, check_method, get_method, method_names
 from kd_automl.distill.ctkd import cosine_curriculum
 from kd_automl.distill.logit_std import standardize
 from kd_automl.errors import KDAutoMLError
-
-
-def softmax(z):
-    m = max(z)
-    e = [math.exp(v - m) for v in z]
-    return [v / sum(e) for v in e]
-
-
-def kl(p, q):
-    return sum(a * math.log(a / b) for a, b in zip(p, q, strict=True) if a > 0)
-
-
-def ce(z, label):
-    return -math.log(softmax(z)[label])
 
 
 def zscore(z):

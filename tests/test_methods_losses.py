@@ -4,26 +4,13 @@ import math
 
 import pytest
 import torch
+from conftest import ce, kl, softmax
 from torch import nn
 
 from kd_automl.distill import TeacherOutput, get_method
 from kd_automl.distill.losses import dkd_loss, noisy_logits
 from kd_automl.models import build_model
 from kd_automl.models.moonshine import cheapen
-
-
-def softmax(z):
-    m = max(z)
-    e = [math.exp(v - m) for v in z]
-    return [v / sum(e) for v in e]
-
-
-def kl(p, q):
-    return sum(a * math.log(a / b) for a, b in zip(p, q, strict=True) if a > 0)
-
-
-def ce(z, label):
-    return -math.log(softmax(z)[label])
 
 
 def kd_term(zs, zt, T):
