@@ -44,6 +44,7 @@ from kd_automl.search import suggest_params
 from kd_automl.search.strategy import build_pruner, build_sampler, notes
 from kd_automl.spec import ExperimentSpec, load_spec
 from kd_automl.store import Store
+from kd_automl.store.db import schema_lock
 from kd_automl.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ def _storage(url: str, store_url: str | None = None) -> optuna.storages.RDBStora
     kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {}
     beat = heartbeat_kwargs(store_url) if store_url else {}
     try:
-        with warnings.catch_warnings():
+        with schema_lock(url), warnings.catch_warnings():  # a fresh file: one creates
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, **beat)
     except Exception as err:

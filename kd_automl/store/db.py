@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -98,6 +100,22 @@ def alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     return cfg
+
+
+@contextmanager
+def schema_lock(url: str) -> Iterator[None]:
+    """Held while a schema is created in the SQLite file at ``url`` (ours or Optuna's), so two
+    processes starting at once on a fresh file do not both create its tables."""
+    try:
+        u = make_url(url)
+    except ArgumentError:
+        u = None
+    db = u.database if u is not None and u.get_backend_name() == "sqlite" else None
+    if not db or db == ":memory:" or db.startswith("file:"):
+        yield
+        return
+    with FileLock(db + ".migrate.lock", timeout=120):
+        yield
 
 
 def _migrate(engine: Engine, path: Path | None) -> None:
