@@ -133,8 +133,12 @@ def test_launch_watch_and_stop_from_the_browser(driver, launch_env):  # noqa: F8
             return 1 <= done < 30 and run["running"] == "1" and run["state"] == "running"
 
         _wait(midway, 240, what="third launch midway")
-        stop = f'tr[data-launch="{stop_id}"] td[data-col="stop"] button'
-        _wait(lambda: find(stop).click() or True, what="Stop clicked")  # the panel re-renders
+        # progress changes only the text of its cells: the Stop button found now is the one
+        # still on the page a few refreshes later (elapsed has moved), and it takes the click
+        button = find(f'tr[data-launch="{stop_id}"] td[data-col="stop"] button')
+        elapsed = _runs(driver)[stop_id]["elapsed"]
+        _wait(lambda: _runs(driver)[stop_id]["elapsed"] != elapsed, 30, what="elapsed moving")
+        button.click()
         _wait(lambda: _runs(driver)[stop_id]["state"].startswith("stopped"), 120,
               what="third launch stopped")
 

@@ -35,7 +35,8 @@ def add_launch_page(app: Dash, data: DashboardData, settings: LaunchSettings) ->
         _section("Launch a search", form(ws), id="launch-section"),
         _section("Runs", dcc.Store(id="runs-version"), dcc.Store(id="runs-shown"),
                  html.Div(id="run-message"),
-                 html.Div(id="runs-table"), id="runs-section"),
+                 html.Table(id="runs-table", style={"borderCollapse": "collapse"}),
+                 id="runs-section"),
     ]
     children = list(app.layout.children)
     app.layout.children = [*children[:2], *sections, *children[2:]]  # after the title lines

@@ -7,7 +7,7 @@ import hashlib
 import json
 from typing import Any
 
-from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
+from dash import ALL, Dash, Input, Output, Patch, State, ctx, html, no_update
 from flask import Response
 from plotly.utils import PlotlyJSONEncoder
 
@@ -50,24 +50,34 @@ def _links(ws: Workspace, s: launches.LaunchStatus) -> list[Any]:
     return out
 
 
-def _row(ws: Workspace, data: DashboardData, s: launches.LaunchStatus) -> html.Tr:
+LIVE = ("done", "running", "best %", "elapsed", "ETA")  # change while a launch runs
+
+
+def _live(data: DashboardData, s: launches.LaunchStatus) -> dict[str, str]:
+    """The cells that change while a launch runs: progress from the store."""
     p = None
     if s.experiment:
         try:
             p = launches.progress(data.store, s)
         except Exception:  # the store went away: the row still shows the process's state
             p = None
-    done = (f"{p.done}/{p.trials} ({p.complete} ok, {p.pruned} pruned, {p.failed} failed)"
-            if p else "–")
+    if p is None:
+        return dict.fromkeys(LIVE, "–")
+    return {"done": f"{p.done}/{p.trials} ({p.complete} ok, {p.pruned} pruned, "
+                    f"{p.failed} failed)",
+            "running": str(p.running),
+            "best %": f"{100 * p.best:.2f}" if p.best is not None else "–",
+            "elapsed": _duration(p.elapsed_s), "ETA": _duration(p.eta_s)}
+
+
+def _row(ws: Workspace, s: launches.LaunchStatus, live: dict[str, str]) -> html.Tr:
     cells = {
         "launch": s.id, "backend": s.record.backend, "experiment": s.experiment or "–",
         "state": s.state if s.exit_code in (None, 0) else f"{s.state} (exit {s.exit_code})",
-        "done": done, "running": str(p.running) if p else "–",
-        "best %": f"{100 * p.best:.2f}" if p and p.best is not None else "–",
-        "elapsed": _duration(p.elapsed_s) if p else "–",
-        "ETA": _duration(p.eta_s) if p else "–",
     }
     tds = [html.Td(v, style=_CELL, **{"data-col": k}) for k, v in cells.items()]
+    tds += [html.Td(live[k], style=_CELL, id={"type": "run-cell", "launch": s.id, "col": k},
+                    **{"data-col": k}) for k in LIVE]
     tds.append(html.Td(_links(ws, s), style=_CELL, **{"data-col": "open"}))
     stop = (html.Button("Stop", id={"type": "run-stop", "launch": s.id})
             if s.active or s.serving else "")
@@ -75,28 +85,49 @@ def _row(ws: Workspace, data: DashboardData, s: launches.LaunchStatus) -> html.T
     return html.Tr(tds, className="run-row", **{"data-launch": s.id, "data-state": s.state})
 
 
-def runs_table(ws: Workspace, data: DashboardData) -> html.Table | html.P:
-    shown = launches.statuses(ws)[:RECENT]
-    if not shown:
-        return html.P("no launches yet", style={"color": "#777"})
-    head = html.Tr([html.Th(c, style={**_CELL, "background": "#f4f4f4", "textAlign": "left"})
+def _head() -> html.Tr:
+    return html.Tr([html.Th(c, style={**_CELL, "background": "#f4f4f4", "textAlign": "left"})
                     for c in COLUMNS])
-    return html.Table([head, *[_row(ws, data, s) for s in shown]],
-                      style={"borderCollapse": "collapse"})
+
+
+def _digest(component: Any) -> str:
+    return hashlib.sha256(json.dumps(component, cls=PlotlyJSONEncoder).encode()).hexdigest()
 
 
 def register(app: Dash, ws: Workspace, data: DashboardData) -> None:
     """The panel's callbacks and its two routes (a launch's report and log)."""
 
     @app.callback(Output("runs-table", "children"), Output("runs-shown", "data"),
+                  Output({"type": "run-cell", "launch": ALL, "col": ALL}, "children"),
                   Input("tick", "n_intervals"), Input("runs-version", "data"),
                   State("runs-shown", "data"))
     def _runs(_n, _v, shown):
-        table = runs_table(ws, data)
-        digest = hashlib.sha256(json.dumps(table, cls=PlotlyJSONEncoder).encode()).hexdigest()
-        if digest == shown:  # unchanged: keep the page's elements (a click may be on them)
-            return no_update, no_update
-        return table, digest
+        """A row is rebuilt only when its state, links or Stop button change, the table only
+        when launches come or go (a click may be on them); progress changes only the text
+        of its cells."""
+        statuses = launches.statuses(ws)[:RECENT]
+        rows = [(s, _live(data, s)) for s in statuses]
+        ids = [s.id for s in statuses]
+        skeletons = [_digest(_row(ws, s, dict.fromkeys(LIVE, ""))) for s in statuses]
+        cells = ctx.outputs_list[2]
+        now = {"ids": ids, "rows": skeletons}
+        if not rows:
+            empty = html.Tr(html.Td("no launches yet", style={"color": "#777"}))
+            return ([empty], now, []) if shown != now else (no_update, no_update, [])
+        if not shown or shown.get("ids") != ids:
+            return [_head(), *[_row(ws, s, live) for s, live in rows]], now, \
+                [no_update] * len(cells)
+        patch, rebuilt = Patch(), set()
+        for i, ((s, live), old, new) in enumerate(zip(rows, shown["rows"], skeletons,
+                                                      strict=True)):
+            if old != new:
+                patch[i + 1] = _row(ws, s, live)
+                rebuilt.add(s.id)
+        by_launch = {s.id: live for s, live in rows}
+        values = [no_update if c["id"]["launch"] in rebuilt
+                  else by_launch.get(c["id"]["launch"], {}).get(c["id"]["col"], no_update)
+                  for c in cells]
+        return (patch if rebuilt else no_update), (now if rebuilt else no_update), values
 
     @app.callback(Output("run-message", "children"),
                   Output("runs-version", "data", allow_duplicate=True),

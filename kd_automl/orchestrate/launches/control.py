@@ -31,6 +31,7 @@ from kd_automl.orchestrate.launches.request import LaunchRequest
 from kd_automl.workspace import Workspace
 
 ENTRY = "kd_automl.orchestrate.launches.entry"
+STOPPER = "kd_automl.orchestrate.launches.stopper"
 STOPPED_CODES = (130, 143, 129)
 _NNI_STATES = {"DONE": "done", "STOPPED": "stopped", "ERROR": "failed"}
 
@@ -115,14 +116,36 @@ def stop(ws: Workspace, launch_id: str) -> LaunchStatus:
     if st.process_alive(rec.pid, rec.pid_started):
         os.kill(rec.pid, signal.SIGINT)
     elif rec.nni_id:
-        # in a process of its own: NNI's client points HOME at the workspace process-wide
-        done = subprocess.run([sys.executable, "-m", "kd_automl", "nni", "stop", rec.nni_id,
-                               "--workspace", str(ws.root)], capture_output=True, text=True,
-                              timeout=180, stdin=subprocess.DEVNULL)
-        if done.returncode != 0:
-            raise KDAutoMLError(f"kd-automl nni stop {rec.nni_id} failed: "
-                                f"{(done.stderr or done.stdout).strip()[-300:]}")
+        _start_nni_stopper(ws, path, rec)
     return _status(ws, path, rec)
+
+
+def _start_nni_stopper(ws: Workspace, path: Path, rec: st.LaunchRecord) -> None:
+    """``kd-automl nni stop ID`` in a process of its own (NNI's client points HOME at the
+    workspace process-wide, and stopping waits for the trials to end, which may take
+    minutes): the launch shows "stopping" until it ends; its output goes to the log."""
+    log = os.open(path / st.LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", STOPPER, str(path)], stdin=subprocess.DEVNULL,
+            stdout=log, stderr=log, cwd=ws.root, start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    finally:
+        os.close(log)
+    import psutil
+
+    try:
+        started = psutil.Process(proc.pid).create_time()
+    except psutil.Error:
+        started = None
+    rec.extra["stopper"] = {"pid": proc.pid, "started": started}
+    st.save(path, rec)
+
+
+def _stopping(rec: st.LaunchRecord) -> bool:
+    """Whether the process stopping this launch's NNI experiment still runs."""
+    stopper = rec.extra.get("stopper") or {}
+    return st.process_alive(stopper.get("pid"), stopper.get("started"))
 
 
 def wait(ws: Workspace, launch_id: str, timeout: float = 600,
@@ -186,7 +209,9 @@ def _nni_status(ws: Workspace, path: Path, rec: st.LaunchRecord, code: int,
     if nni_state and nni_state != rec.extra.get("nni_state"):
         rec.extra["nni_state"] = nni_state
         st.save(path, rec)
-    state = _NNI_STATES.get(nni_state or "", "stopping" if rec.stop_requested else "running")
+    if _stopping(rec):
+        return LaunchStatus(rec, "stopping", name, code, finished, log, serving=True)
+    state = _NNI_STATES.get(nni_state or "", "running")
     return LaunchStatus(rec, state, name, code, finished, log, serving=True)
 
 
