@@ -215,3 +215,40 @@ def test_allow_launch_prints_a_random_token_once_and_binds_127_0_0_1(tmp_path):
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert token not in out  # printed once
+
+
+def test_a_launch_outlives_the_process_that_started_it_and_is_found_and_stopped(
+        tmp_path, monkeypatch):
+    """A dashboard restarted (here: the process that launched exits) finds the launch in the
+    workspace, watches it and stops it, although the launch is no child of it."""
+    from kd_automl.orchestrate import launches
+
+    monkeypatch.setenv("KD_AUTOML_THREADS", "1")
+    ws = Workspace.resolve(tmp_path / "ws")
+    text = _text(train__epochs=40, teacher_train__epochs=2)
+    starter = subprocess.run(
+        [sys.executable, "-c", "import sys; from kd_automl.orchestrate.launches import "
+         "LaunchRequest, start; from kd_automl.workspace import Workspace; "
+         "ws = Workspace.resolve(sys.argv[1]); "
+         "print(start(ws, ws.db_url, LaunchRequest('optuna', sys.stdin.read(), trials=20)).id)",
+         str(ws.root)], input=text, capture_output=True, text=True, timeout=120, check=True)
+    launch_id = starter.stdout.strip()
+    try:
+        deadline = time.monotonic() + 180
+        while True:  # found again, and making progress
+            now = launches.status(ws, launch_id)
+            assert now.state == "running", (now.state, now.log_file.read_text())
+            p = launches.progress(Store(ws.db_url), now) if now.experiment else None
+            if p and p.done >= 1 and p.running == 1:
+                break
+            assert time.monotonic() < deadline, "no progress"
+            time.sleep(0.5)
+        assert [s.id for s in launches.statuses(ws)] == [launch_id]
+        assert launches.stop(ws, launch_id).state == "stopping"
+        stopped = launches.wait(ws, launch_id, timeout=120)
+        assert stopped.state == "stopped" and stopped.exit_code == 130
+        trials = Store(ws.db_url).trials(role="search")
+        assert trials and not [t for t in trials if t.state == "running"]
+    finally:
+        if launches.status(ws, launch_id).active:
+            launches.stop(ws, launch_id)
