@@ -141,6 +141,9 @@ def test_launch_watch_and_stop_from_the_browser(driver, launch_env):  # noqa: F8
         button.click()
         _wait(lambda: _runs(driver)[stop_id]["state"].startswith("stopped"), 120,
               what="third launch stopped")
+        assert "0 failed, 1 interrupted)" in _wait(
+            lambda: "interrupted" in _runs(driver)[stop_id]["done"]
+            and _runs(driver)[stop_id]["done"], 10, what="the interrupted trial counted")
 
         # both others run to the end
         runs = _wait(lambda: _runs(driver)[optuna_id]["state"] == "done" and _runs(driver),

@@ -249,6 +249,9 @@ def test_a_launch_outlives_the_process_that_started_it_and_is_found_and_stopped(
         assert stopped.state == "stopped" and stopped.exit_code == 130
         trials = Store(ws.db_url).trials(role="search")
         assert trials and not [t for t in trials if t.state == "running"]
+        p = launches.progress(Store(ws.db_url), stopped)  # stopped is not failed, nor done
+        assert (p.interrupted, p.failed, p.running, p.done) == (1, 0, 0, p.complete) \
+            and p.complete >= 1
     finally:
         if launches.status(ws, launch_id).active:
             launches.stop(ws, launch_id)

@@ -63,8 +63,9 @@ def _live(data: DashboardData, s: launches.LaunchStatus) -> dict[str, str]:
             p = None
     if p is None:
         return dict.fromkeys(LIVE, "–")
+    stopped = f", {p.interrupted} interrupted" if p.interrupted else ""
     return {"done": f"{p.done}/{p.trials} ({p.complete} ok, {p.pruned} pruned, "
-                    f"{p.failed} failed)",
+                    f"{p.failed} failed{stopped})",
             "running": str(p.running),
             "best %": f"{100 * p.best:.2f}" if p.best is not None else "–",
             "elapsed": _duration(p.elapsed_s), "ETA": _duration(p.eta_s)}

@@ -6,13 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from kd_automl.orchestrate.heartbeat import LOST
 from kd_automl.orchestrate.launches.control import LaunchStatus
 from kd_automl.orchestrate.launches.state import utcnow
+
+INTERRUPTED = ("interrupted", LOST)  # a trial's error when it was stopped, not failed
 
 
 @dataclass(frozen=True)
 class RunProgress:
-    """Counts of this launch's search trials by state, best objective, seconds."""
+    """Counts of this launch's search trials by state, best objective, seconds. ``failed``
+    are trials that failed on their own (a crash, a diverged loss); ``interrupted`` were
+    stopped (Stop, Ctrl-C, a lost worker) and are not done."""
 
     complete: int
     pruned: int
@@ -22,6 +27,7 @@ class RunProgress:
     best: float | None
     elapsed_s: float
     eta_s: float | None  # None until a trial has finished, or once nothing is left
+    interrupted: int = 0
 
     @property
     def done(self) -> int:
@@ -37,7 +43,8 @@ def progress(store, status: LaunchStatus, now: datetime | None = None) -> RunPro
     trials = store.trials([exps[0].id], role="search") if exps else []
     if rec.backend == "optuna":
         trials = [t for t in trials if t.started_at >= rec.created]
-    counts = {s: sum(t.state == s for t in trials)
+    stopped = [t.state == "failed" and t.error in INTERRUPTED for t in trials]
+    counts = {s: sum(t.state == s and not cut for t, cut in zip(trials, stopped, strict=True))
               for s in ("complete", "pruned", "failed", "running")}
     values = [t.objective for t in trials if t.state == "complete" and t.objective is not None]
     best = (max(values) if exps[0].maximize else min(values)) if values else None
@@ -50,4 +57,5 @@ def progress(store, status: LaunchStatus, now: datetime | None = None) -> RunPro
     done = counts["complete"] + counts["pruned"] + counts["failed"]
     left = max(0, rec.trials - done)
     eta = elapsed / done * left if status.active and done and left else None
-    return RunProgress(**counts, trials=rec.trials, best=best, elapsed_s=elapsed, eta_s=eta)
+    return RunProgress(**counts, trials=rec.trials, best=best, elapsed_s=elapsed, eta_s=eta,
+                       interrupted=sum(stopped))
