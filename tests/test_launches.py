@@ -217,10 +217,11 @@ def test_allow_launch_prints_a_random_token_once_and_binds_127_0_0_1(tmp_path):
     assert token not in out  # printed once
 
 
-def test_a_launch_outlives_the_process_that_started_it_and_is_found_and_stopped(
+def test_a_launch_outlives_its_starter_and_is_found_and_stopped_from_the_cli(
         tmp_path, monkeypatch):
     """A dashboard restarted (here: the process that launched exits) finds the launch in the
-    workspace, watches it and stops it, although the launch is no child of it."""
+    workspace, watches it and stops it, although the launch is no child of it; so does the
+    terminal (`kd-automl launches list / stop`)."""
     from kd_automl.orchestrate import launches
 
     monkeypatch.setenv("KD_AUTOML_THREADS", "1")
@@ -244,8 +245,17 @@ def test_a_launch_outlives_the_process_that_started_it_and_is_found_and_stopped(
             assert time.monotonic() < deadline, "no progress"
             time.sleep(0.5)
         assert [s.id for s in launches.statuses(ws)] == [launch_id]
-        assert launches.stop(ws, launch_id).state == "stopping"
-        stopped = launches.wait(ws, launch_id, timeout=120)
+        cli = [sys.executable, "-m", "kd_automl", "launches"]
+        env = {**os.environ, "COLUMNS": "250"}
+        listed = subprocess.run([*cli, "list", "-w", str(ws.root)], capture_output=True,
+                                text=True, timeout=120, env=env, check=True).stdout
+        row = next(line for line in listed.splitlines() if launch_id in line)
+        assert re.search(r"optuna\s.*tiny-kd\s.*running\s.*\d+/20 \(\d+ ok", row), row
+        stopped = subprocess.run([*cli, "stop", launch_id, "--wait", "-w", str(ws.root)],
+                                 capture_output=True, text=True, timeout=180, env=env)
+        assert stopped.returncode == 0 and f"{launch_id}: stopped" in stopped.stdout, stopped
+        assert "kd-automl optuna" not in stopped.stderr
+        stopped = launches.status(ws, launch_id)
         assert stopped.state == "stopped" and stopped.exit_code == 130
         trials = Store(ws.db_url).trials(role="search")
         assert trials and not [t for t in trials if t.state == "running"]
@@ -255,3 +265,10 @@ def test_a_launch_outlives_the_process_that_started_it_and_is_found_and_stopped(
     finally:
         if launches.status(ws, launch_id).active:
             launches.stop(ws, launch_id)
+
+
+def test_launches_cli_on_an_unknown_launch_is_one_clear_error(tmp_path):
+    for args in (["stop", "nosuch"], ["log", "nosuch"], ["stop", "../x"]):
+        r = subprocess.run([sys.executable, "-m", "kd_automl", "launches", *args, "-w",
+                            str(tmp_path / "ws")], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 1 and "no launch" in r.stderr and "Traceback" not in r.stderr

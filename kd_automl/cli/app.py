@@ -9,6 +9,7 @@ import typer
 from kd_automl.cli.confirm import app as confirm_app
 from kd_automl.cli.info import app as info_app
 from kd_automl.cli.info import data_app
+from kd_automl.cli.launches import app as launches_app
 from kd_automl.cli.nni import app as nni_app
 from kd_automl.cli.options import err_console
 from kd_automl.cli.reskd import app as reskd_app
@@ -24,6 +25,7 @@ for group in (search_app, results_app, confirm_app, info_app, reskd_app, worker_
     app.add_typer(group)  # their commands at the top level: kd-automl optuna, leaderboard, ...
 app.add_typer(nni_app, name="nni")
 app.add_typer(data_app, name="data")
+app.add_typer(launches_app, name="launches")
 
 
 def main(argv: list[str] | None = None) -> None:

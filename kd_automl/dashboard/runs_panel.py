@@ -14,6 +14,7 @@ from plotly.utils import PlotlyJSONEncoder
 from kd_automl.dashboard.data import DashboardData
 from kd_automl.errors import KDAutoMLError
 from kd_automl.orchestrate import launches
+from kd_automl.orchestrate.launches.progress import duration_text
 from kd_automl.store.leaderboard import STATES
 from kd_automl.workspace import Workspace
 
@@ -21,15 +22,6 @@ RECENT = 12  # launches shown
 _CELL = {"border": "1px solid #ddd", "padding": "3px 8px", "fontSize": "13px"}
 COLUMNS = ("launch", "backend", "experiment", "state", "done", "running", "best %",
            "elapsed", "ETA", "open", "")
-
-
-def _duration(s: float | None) -> str:
-    if s is None:
-        return "–"
-    s = int(s)
-    if s >= 3600:
-        return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
-    return f"{s // 60}:{s % 60:02d}"
 
 
 def _links(ws: Workspace, s: launches.LaunchStatus) -> list[Any]:
@@ -63,12 +55,10 @@ def _live(data: DashboardData, s: launches.LaunchStatus) -> dict[str, str]:
             p = None
     if p is None:
         return dict.fromkeys(LIVE, "–")
-    stopped = f", {p.interrupted} interrupted" if p.interrupted else ""
-    return {"done": f"{p.done}/{p.trials} ({p.complete} ok, {p.pruned} pruned, "
-                    f"{p.failed} failed{stopped})",
+    return {"done": p.done_text,
             "running": str(p.running),
             "best %": f"{100 * p.best:.2f}" if p.best is not None else "–",
-            "elapsed": _duration(p.elapsed_s), "ETA": _duration(p.eta_s)}
+            "elapsed": duration_text(p.elapsed_s), "ETA": duration_text(p.eta_s)}
 
 
 def _row(ws: Workspace, s: launches.LaunchStatus, live: dict[str, str]) -> html.Tr:

@@ -33,6 +33,23 @@ class RunProgress:
     def done(self) -> int:
         return self.complete + self.pruned + self.failed
 
+    @property
+    def done_text(self) -> str:
+        """``"3/8 (2 ok, 1 pruned, 0 failed)"``, with ``", 1 interrupted"`` when any was."""
+        stopped = f", {self.interrupted} interrupted" if self.interrupted else ""
+        return (f"{self.done}/{self.trials} ({self.complete} ok, {self.pruned} pruned, "
+                f"{self.failed} failed{stopped})")
+
+
+def duration_text(seconds: float | None) -> str:
+    """``"m:ss"`` or ``"h:mm:ss"``; ``"–"`` for None."""
+    if seconds is None:
+        return "–"
+    s = int(seconds)
+    if s >= 3600:
+        return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+    return f"{s // 60}:{s % 60:02d}"
+
 
 def progress(store, status: LaunchStatus, now: datetime | None = None) -> RunProgress:
     """Progress of ``status``'s launch in ``store`` (a read-only one will do). An Optuna

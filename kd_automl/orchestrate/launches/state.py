@@ -45,6 +45,11 @@ class LaunchRecord:
     def created(self) -> datetime:
         return datetime.fromisoformat(self.created_at)
 
+    @property
+    def db_url(self) -> str:
+        """The store this launch writes (its ``--db``)."""
+        return self.argv[self.argv.index("--db") + 1]
+
 
 def launches_root(ws: Workspace) -> Path:
     root = ws.folder("launches")
