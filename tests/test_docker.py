@@ -120,6 +120,17 @@ def test_command_help_exits_0(path):
     assert "Usage" in proc.stdout
 
 
+def test_every_published_port_but_the_databases_is_on_localhost_only():
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    published = {name: [interpolate(str(p)) for p in svc.get("ports", [])]
+                 for name, svc in services.items()}
+    assert published["nni"] == ["127.0.0.1:8080:8080"]  # NNI's web UI
+    assert "--host" in COMMANDS["nni"] and COMMANDS["nni"][COMMANDS["nni"].index("--port") + 1] \
+        == "8080"  # the container's listener is the published one
+    for name, ports in published.items():  # the db's LAN address is opt-in, 127.0.0.1 default
+        assert all(p.startswith("127.0.0.1:") for p in ports), (name, ports)
+
+
 def test_dashboard_is_published_on_localhost_only_and_has_its_token():
     dashboard = yaml.safe_load(COMPOSE.read_text())["services"]["dashboard"]
     assert dashboard["ports"] and all(
