@@ -68,3 +68,18 @@ def kl(p, q):
 def ce(z, label):
     """Cross-entropy of one row of logits against ``label``."""
     return -math.log(softmax(z)[label])
+
+
+def fresh_pg_url(url: str, schema: str) -> str:
+    """``url`` (PostgreSQL) with an empty schema ``schema`` first on its search path: a fresh
+    database for the tables of kd-automl and Optuna, without the right to create databases."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    return make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}) \
+        .render_as_string(hide_password=False)

@@ -144,3 +144,40 @@ def test_the_store_hands_out_frozen_records(store, tiny_spec_dict):
     assert t.gain == pytest.approx(0.94 - 0.89)
     with pytest.raises(dataclasses.FrozenInstanceError):
         t.state = "failed"
+
+
+def _store_urls(tmp_path):
+    import os
+
+    from conftest import fresh_pg_url
+
+    yield f"sqlite:///{tmp_path / 'rerun.db'}"
+    if os.environ.get("KD_AUTOML_TEST_PG"):
+        yield fresh_pg_url(os.environ["KD_AUTOML_TEST_PG"], "kd_store_rerun")
+
+
+def test_a_rerun_trial_resets_its_row_and_replaces_its_curve(tmp_path, tiny_spec_dict):
+    """start_trial is one upsert and finish_trial one UPDATE: a re-run (same backend id) keeps
+    its store id, gets the new role/params/state/method/extra, keeps the old result until
+    it finishes, and its curve is replaced; a missing id is a clear error."""
+    for url in _store_urls(tmp_path):
+        store = Store(url)
+        exp = store.experiment(parse_spec(tiny_spec_dict), "optuna")
+        first = store.start_trial(exp, 5, {"method.alpha": 0.1}, method="kd")
+        curve = [{"epoch": e, "val_acc": 0.1 * e, "train_loss": 1.0 / e} for e in (1, 2, 3)]
+        store.finish_trial(first, _result(0.8, curve=curve))
+        other = store.start_trial(exp, 6, {})
+        again = store.start_trial(exp, "5", {"method.alpha": 0.2}, role="confirm", method="ce")
+        assert again == first and other != first
+        (row,) = store.trials_by_id([first], with_epochs=True)
+        assert (row.state, row.role, row.params, row.method) == (
+            "running", "confirm", {"method.alpha": 0.2}, "ce")
+        assert row.student_val_acc == 0.8 and len(row.epochs) == 6  # until it finishes
+        store.finish_trial(first, _result(0.6, "pruned", curve=[{"epoch": 1, "val_acc": 0.3}]))
+        (row,) = store.trials_by_id([first], with_epochs=True)
+        assert (row.state, row.student_val_acc, row.finished_at is not None) == (
+            "pruned", 0.6, True)
+        assert [(m.epoch, m.name, m.value) for m in row.epochs] == [(1, "val_acc", 0.3)]
+        with pytest.raises(KDAutoMLError, match="no trial with store id"):
+            store.finish_trial(10_000, _result(0.5))
+        store.dispose()

@@ -30,6 +30,7 @@ from kd_automl.orchestrate.heartbeat import (
     interval_s,
     reap_stale,
 )
+from kd_automl.orchestrate.lean_optuna import should_prune, tell
 from kd_automl.orchestrate.recording import (
     TrialCallback,
     TrialEvent,
@@ -80,7 +81,7 @@ class OptunaReporter:
     def report_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         if self.metric is not None and self.metric in metrics:
             self.trial.report(metrics[self.metric], epoch)
-            if _may_prune(self.trial.study.pruner, epoch) and self.trial.should_prune():
+            if _may_prune(self.trial.study.pruner, epoch) and should_prune(self.trial):
                 raise TrialPruned(f"pruned at epoch {epoch}")
 
     def report_final(self, result: TrialResult) -> None:
@@ -230,11 +231,11 @@ def end_trial(study: optuna.Study, spec: ExperimentSpec, store: Store, asked: As
             if result.status == "complete":
                 trial.set_user_attr("student_test_acc", result.student_test_acc)
                 values = [result.objective(g.metric) for g in spec.goals]
-                study.tell(trial, values if spec.multi_objective else values[0])
+                tell(study, trial, values if spec.multi_objective else values[0])
             else:
                 if result.status == "failed":  # failed on its own: counts as finished
                     trial.set_user_attr("fail_reason", (result.error or "failed")[:2000])
-                study.tell(trial, state=TrialState.PRUNED if result.status == "pruned"
+                tell(study, trial, state=TrialState.PRUNED if result.status == "pruned"
                            else TrialState.FAIL)
             told = True
             if asked.heartbeat is not None:

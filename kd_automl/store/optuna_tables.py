@@ -8,6 +8,7 @@ import zlib
 
 import optuna
 import sqlalchemy as sa
+from optuna.trial import TrialState
 
 _COUNTS = sa.text(
     "SELECT t.state, COUNT(*), COUNT(a.trial_id) FROM trials t LEFT JOIN "
@@ -32,6 +33,25 @@ def state_counts(study: optuna.Study) -> list[tuple[str, int, int]] | None:
     with engine.connect() as conn:
         return [(getattr(state, "name", state), n, failed_alone) for state, n, failed_alone
                 in conn.execute(_COUNTS, {"sid": study._study_id})]
+
+
+def completed_values_at(study: optuna.Study, step: int) -> list[float | None] | None:
+    """Per COMPLETE trial of ``study``, its intermediate value at ``step`` (None where it
+    reported none): one query, instead of every trial with all its attributes."""
+    engine = storage_engine(study)
+    if engine is None:
+        return None
+    from optuna.storages._rdb import models
+
+    t = models.TrialModel.__table__
+    v = models.TrialIntermediateValueModel.__table__
+    q = (sa.select(v.c.intermediate_value, v.c.intermediate_value_type)
+         .select_from(t.outerjoin(v, sa.and_(v.c.trial_id == t.c.trial_id, v.c.step == step)))
+         .where(t.c.study_id == study._study_id, t.c.state == TrialState.COMPLETE))
+    decode = models.TrialIntermediateValueModel.stored_repr_to_intermediate_value
+    with engine.connect() as conn:
+        return [None if kind is None else decode(value, kind)
+                for value, kind in conn.execute(q)]
 
 
 def running_without_heartbeat(study: optuna.Study) -> list[int] | None:

@@ -8,8 +8,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -50,6 +51,13 @@ def _baselines(s: Session, experiment_ids: list[int]) -> dict[int, float]:
         Trial.experiment_id.in_(experiment_ids), Trial.role == "baseline",
         Trial.state == "complete", Trial.student_test_acc.is_not(None)).order_by(Trial.id)
     return {exp_id: acc for exp_id, acc in s.execute(q)}
+
+
+def _upsert(dialect: Dialect):
+    """The ``insert`` with ``ON CONFLICT DO UPDATE ... RETURNING`` of ``dialect``, or None."""
+    if not dialect.insert_returning:  # SQLite before 3.35
+        return None
+    return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect.name)
 
 
 def _finite_or_none(v: float | None) -> float | None:
@@ -116,16 +124,27 @@ class Store:
 
     def start_trial(self, experiment_id: int, backend_trial_id: str | int,
                     params: dict[str, Any], role: str = "search", method: str | None = None) -> int:
-        """Record a running trial (or reset a re-run one); returns its store id."""
+        """Record a running trial (or reset a re-run one); returns its store id.
+
+        One statement on PostgreSQL and SQLite (an upsert on the row's unique key)."""
+        key = {"experiment_id": experiment_id, "backend_trial_id": str(backend_trial_id)}
+        upsert = _upsert(self.engine.dialect)
 
         def fn(s: Session) -> int:
+            reset = {"role": role, "params": params, "state": "running", "method": method,
+                     "started_at": utcnow(), "extra": {}}
+            if upsert is not None:
+                stmt = upsert(Trial).values(**key, **reset)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[Trial.experiment_id, Trial.backend_trial_id], set_=reset)
+                return s.scalar(stmt.returning(Trial.id))
             row = s.scalar(select(Trial).where(Trial.experiment_id == experiment_id,
-                                               Trial.backend_trial_id == str(backend_trial_id)))
+                                               Trial.backend_trial_id == key["backend_trial_id"]))
             if row is None:
-                row = Trial(experiment_id=experiment_id, backend_trial_id=str(backend_trial_id))
+                row = Trial(**key)
                 s.add(row)
-            row.role, row.params, row.state, row.method = role, params, "running", method
-            row.started_at, row.extra = utcnow(), {}
+            for col, value in reset.items():
+                setattr(row, col, value)
             s.flush()
             return row.id
 
@@ -134,20 +153,26 @@ class Store:
     def finish_trial(self, trial_id: int, result: TrialResult) -> None:
         """Store the result of a trial and its per-epoch curve."""
 
-        def fn(s: Session) -> None:
-            row = s.get(Trial, trial_id)
-            row.state = result.status
-            for col in ("student_val_acc", "student_test_acc", "teacher_test_acc", "gap"):
-                setattr(row, col, _finite_or_none(getattr(result, col)))
-            row.student_params, row.student_flops = result.student_params, result.student_flops
-            row.student_latency_ms = _finite_or_none(result.student_latency_ms)
-            row.teacher_params, row.wall_time_s = result.teacher_params, result.wall_time_s
-            row.error, row.extra = result.error, dict(result.extra)
-            row.finished_at = utcnow()
+        values = {col: _finite_or_none(getattr(result, col)) for col in
+                  ("student_val_acc", "student_test_acc", "teacher_test_acc", "gap",
+                   "student_latency_ms")}
+        values.update(state=result.status, student_params=result.student_params,
+                      student_flops=result.student_flops, teacher_params=result.teacher_params,
+                      wall_time_s=result.wall_time_s, error=result.error,
+                      extra=dict(result.extra))
+        curve = [{"trial_id": trial_id, "epoch": int(m.get("epoch", i + 1)), "name": k,
+                  "value": _finite_or_none(v)}
+                 for i, m in enumerate(result.curve) for k, v in m.items() if k != "epoch"]
+
+        def fn(s: Session) -> None:  # one UPDATE: no SELECT of the row first
+            done = s.execute(update(Trial).where(Trial.id == trial_id)
+                             .values(**values, finished_at=utcnow())
+                             .execution_options(synchronize_session=False))
+            if done.rowcount == 0:
+                raise KDAutoMLError(f"no trial with store id {trial_id} in {self.url}")
             s.query(EpochMetric).filter(EpochMetric.trial_id == trial_id).delete()
-            s.add_all(EpochMetric(trial_id=trial_id, epoch=int(m.get("epoch", i + 1)), name=k,
-                                  value=_finite_or_none(v))
-                      for i, m in enumerate(result.curve) for k, v in m.items() if k != "epoch")
+            if curve:  # one executemany (the ORM inserts row by row on SQLite)
+                s.execute(insert(EpochMetric), curve)
 
         self._write(fn)
 
