@@ -15,12 +15,16 @@ from filelock import FileLock
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from kd_automl.errors import KDAutoMLError
 
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# The PostgreSQL advisory lock key (a signed 64-bit number) held while a schema is created:
+# the store's migrations and Optuna's tables, in every process and on every machine.
+SCHEMA_LOCK_KEY = 0x6B64_6175_746F_6D6C  # "kdautoml"
 _DAMAGED = ("malformed", "file is not a database", "database corruption")
 
 
@@ -104,18 +108,40 @@ def alembic_config() -> Config:
 
 @contextmanager
 def schema_lock(url: str) -> Iterator[None]:
-    """Held while a schema is created in the SQLite file at ``url`` (ours or Optuna's), so two
-    processes starting at once on a fresh file do not both create its tables."""
+    """Held while a schema is created in the database at ``url`` (ours or Optuna's), so two
+    processes starting at once on a fresh database do not both create its tables: a lock
+    file beside a SQLite file, a PostgreSQL advisory lock (:data:`SCHEMA_LOCK_KEY`) held on a
+    connection of its own."""
     try:
         u = make_url(url)
     except ArgumentError:
         u = None
+    if u is not None and u.get_backend_name() == "postgresql":
+        with _pg_schema_lock(u):
+            yield
+        return
     db = u.database if u is not None and u.get_backend_name() == "sqlite" else None
     if not db or db == ":memory:" or db.startswith("file:"):
         yield
         return
     with FileLock(db + ".migrate.lock", timeout=120):
         yield
+
+
+@contextmanager
+def _pg_schema_lock(u: URL) -> Iterator[None]:
+    engine = create_engine(u, poolclass=NullPool, connect_args=_connect_timeout(u))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": SCHEMA_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK_KEY})
+                conn.commit()
+    finally:
+        engine.dispose()
 
 
 def _migrate(engine: Engine, path: Path | None) -> None:
@@ -125,6 +151,8 @@ def _migrate(engine: Engine, path: Path | None) -> None:
         if lock:
             lock.acquire(timeout=120)
         with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":  # held until this transaction ends
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SCHEMA_LOCK_KEY})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except SQLAlchemyError as err:
