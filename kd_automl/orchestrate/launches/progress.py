@@ -6,11 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from kd_automl.orchestrate.heartbeat import LOST
 from kd_automl.orchestrate.launches.control import LaunchStatus
 from kd_automl.orchestrate.launches.state import utcnow
-
-INTERRUPTED = ("interrupted", LOST)  # a trial's error when it was stopped, not failed
 
 
 @dataclass(frozen=True)
@@ -55,12 +52,15 @@ def progress(store, status: LaunchStatus, now: datetime | None = None) -> RunPro
     """Progress of ``status``'s launch in ``store`` (a read-only one will do). An Optuna
     launch counts the trials its study started since the launch (a resumed study holds
     earlier ones); an NNI launch, its experiment's."""
+    from kd_automl.orchestrate.heartbeat import LOST  # not at import: it loads the store
+
+    interrupted = ("interrupted", LOST)  # a trial's error when it was stopped, not failed
     rec = status.record
     exps = store.experiments([status.experiment]) if status.experiment else []
     trials = store.trials([exps[0].id], role="search") if exps else []
     if rec.backend == "optuna":
         trials = [t for t in trials if t.started_at >= rec.created]
-    stopped = [t.state == "failed" and t.error in INTERRUPTED for t in trials]
+    stopped = [t.state == "failed" and t.error in interrupted for t in trials]
     counts = {s: sum(t.state == s and not cut for t, cut in zip(trials, stopped, strict=True))
               for s in ("complete", "pruned", "failed", "running")}
     values = [t.objective for t in trials if t.state == "complete" and t.objective is not None]
