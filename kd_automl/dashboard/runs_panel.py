@@ -7,7 +7,7 @@ import hashlib
 import json
 from typing import Any
 
-from dash import ALL, Dash, Input, Output, Patch, State, ctx, html, no_update
+from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 from flask import Response
 from plotly.utils import PlotlyJSONEncoder
 
@@ -42,38 +42,45 @@ def _links(ws: Workspace, s: launches.LaunchStatus) -> list[Any]:
     return out
 
 
-LIVE = ("done", "running", "best %", "elapsed", "ETA")  # change while a launch runs
+LIVE = ("experiment", "state", "done", "running", "best %", "elapsed", "ETA", "open")
+_HIDDEN = {"display": "none"}
 
 
-def _live(data: DashboardData, s: launches.LaunchStatus) -> dict[str, str]:
-    """The cells that change while a launch runs: progress from the store."""
+def _cells(ws: Workspace, data: DashboardData, s: launches.LaunchStatus) -> dict[str, Any]:
+    """What a row shows that changes while a launch runs: state, progress, links."""
     p = None
     if s.experiment:
         try:
             p = launches.progress(data.store, s)
         except Exception:  # the store went away: the row still shows the process's state
             p = None
+    cells: dict[str, Any] = {
+        "experiment": s.experiment or "–",
+        "state": s.state if s.exit_code in (None, 0) else f"{s.state} (exit {s.exit_code})",
+        "open": _links(ws, s)}
     if p is None:
-        return dict.fromkeys(LIVE, "–")
-    return {"done": p.done_text,
-            "running": str(p.running),
+        return {**cells, **dict.fromkeys(("done", "running", "best %", "elapsed", "ETA"), "–")}
+    return {**cells, "done": p.done_text, "running": str(p.running),
             "best %": f"{100 * p.best:.2f}" if p.best is not None else "–",
             "elapsed": duration_text(p.elapsed_s), "ETA": duration_text(p.eta_s)}
 
 
-def _row(ws: Workspace, s: launches.LaunchStatus, live: dict[str, str]) -> html.Tr:
-    cells = {
-        "launch": s.id, "backend": s.record.backend, "experiment": s.experiment or "–",
-        "state": s.state if s.exit_code in (None, 0) else f"{s.state} (exit {s.exit_code})",
-    }
-    tds = [html.Td(v, style=_CELL, **{"data-col": k}) for k, v in cells.items()]
-    tds += [html.Td(live[k], style=_CELL, id={"type": "run-cell", "launch": s.id, "col": k},
+def _stop_style(s: launches.LaunchStatus) -> dict[str, str]:
+    return {} if s.active or s.serving else _HIDDEN
+
+
+def _row(s: launches.LaunchStatus, cells: dict[str, Any]) -> html.Tr:
+    tds = [html.Td(s.id, style=_CELL, **{"data-col": "launch"}),
+           html.Td(s.record.backend, style=_CELL, **{"data-col": "backend"})]
+    tds += [html.Td(cells[k], style=_CELL, id={"type": "run-cell", "launch": s.id, "col": k},
                     **{"data-col": k}) for k in LIVE]
-    tds.append(html.Td(_links(ws, s), style=_CELL, **{"data-col": "open"}))
-    stop = (html.Button("Stop", id={"type": "run-stop", "launch": s.id})
-            if s.active or s.serving else "")
+    stop = html.Button("Stop", id={"type": "run-stop", "launch": s.id}, style=_stop_style(s))
     tds.append(html.Td(stop, style=_CELL, **{"data-col": "stop"}))
-    return html.Tr(tds, className="run-row", **{"data-launch": s.id, "data-state": s.state})
+    return html.Tr(tds, className="run-row", **{"data-launch": s.id})
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, cls=PlotlyJSONEncoder).encode()).hexdigest()[:16]
 
 
 def _head() -> html.Tr:
@@ -81,44 +88,43 @@ def _head() -> html.Tr:
                     for c in COLUMNS])
 
 
-def _digest(component: Any) -> str:
-    return hashlib.sha256(json.dumps(component, cls=PlotlyJSONEncoder).encode()).hexdigest()
-
-
 def register(app: Dash, ws: Workspace, data: DashboardData) -> None:
     """The panel's callbacks and its two routes (a launch's report and log)."""
 
     @app.callback(Output("runs-table", "children"), Output("runs-shown", "data"),
                   Output({"type": "run-cell", "launch": ALL, "col": ALL}, "children"),
+                  Output({"type": "run-stop", "launch": ALL}, "style"),
                   Input("tick", "n_intervals"), Input("runs-version", "data"),
                   State("runs-shown", "data"))
     def _runs(_n, _v, shown):
-        """A row is rebuilt only when its state, links or Stop button change, the table only
-        when launches come or go (a click may be on them); progress changes only the text
-        of its cells."""
+        """The rows are rebuilt only when launches come or go; a refresh otherwise changes
+        the cells' text and the Stop buttons' visibility in place, so the elements on the
+        page (a Stop button under the pointer) stay the same."""
         statuses = launches.statuses(ws)[:RECENT]
-        rows = [(s, _live(data, s)) for s in statuses]
         ids = [s.id for s in statuses]
-        skeletons = [_digest(_row(ws, s, dict.fromkeys(LIVE, ""))) for s in statuses]
-        cells = ctx.outputs_list[2]
-        now = {"ids": ids, "rows": skeletons}
-        if not rows:
-            empty = html.Tr(html.Td("no launches yet", style={"color": "#777"}))
-            return ([empty], now, []) if shown != now else (no_update, no_update, [])
-        if not shown or shown.get("ids") != ids:
-            return [_head(), *[_row(ws, s, live) for s, live in rows]], now, \
-                [no_update] * len(cells)
-        patch, rebuilt = Patch(), set()
-        for i, ((s, live), old, new) in enumerate(zip(rows, shown["rows"], skeletons,
-                                                      strict=True)):
-            if old != new:
-                patch[i + 1] = _row(ws, s, live)
-                rebuilt.add(s.id)
-        by_launch = {s.id: live for s, live in rows}
-        values = [no_update if c["id"]["launch"] in rebuilt
-                  else by_launch.get(c["id"]["launch"], {}).get(c["id"]["col"], no_update)
-                  for c in cells]
-        return (patch if rebuilt else no_update), (now if rebuilt else no_update), values
+        rows = {s.id: (s, _cells(ws, data, s)) for s in statuses}
+        shown_now = {f"{i}|{k}": _digest(v) for i in ids for k, v in rows[i][1].items()}
+        shown_now.update({f"{i}|stop": _digest(_stop_style(rows[i][0])) for i in ids})
+        cell_ids, stop_ids = ctx.outputs_list[2], ctx.outputs_list[3]
+        if not shown or ids != shown.get("ids"):
+            table = ([_head(), *[_row(*rows[i]) for i in ids]] if ids else
+                     [html.Tr(html.Td("no launches yet", style={"color": "#777"}))])
+            return (table, {"ids": ids, "cells": shown_now}, [no_update] * len(cell_ids),
+                    [no_update] * len(stop_ids))
+        before = shown.get("cells", {})
+
+        def changed(launch: str, key: str, value: Any) -> Any:  # only what changed is sent
+            k = f"{launch}|{key}"
+            return value if k in shown_now and before.get(k) != shown_now[k] else no_update
+
+        cells = [changed(c["id"]["launch"], c["id"]["col"],
+                         rows.get(c["id"]["launch"], (None, {}))[1].get(c["id"]["col"]))
+                 for c in cell_ids]
+        stops = [changed(c["id"]["launch"], "stop", _stop_style(rows[c["id"]["launch"]][0])
+                         if c["id"]["launch"] in rows else None) for c in stop_ids]
+        if before == shown_now:
+            return no_update, no_update, cells, stops
+        return no_update, {"ids": ids, "cells": shown_now}, cells, stops
 
     @app.callback(Output("run-message", "children"),
                   Output("runs-version", "data", allow_duplicate=True),
