@@ -60,3 +60,11 @@ def test_a_manager_slower_than_three_seconds_is_waited_for():
         for s in server:
             s.shutdown()
     assert launcher._check_rest_server.__name__ == "_check_rest_server"  # restored after
+
+
+def test_a_secret_prefix_is_never_read_as_an_option():
+    from kd_automl.orchestrate.nni.launch import new_prefix
+
+    prefixes = {new_prefix() for _ in range(2000)}  # token_urlsafe began with "-" 1 in 64
+    assert len(prefixes) == 2000
+    assert all(len(p) >= 32 and p.isalnum() for p in prefixes)

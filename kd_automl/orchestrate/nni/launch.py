@@ -161,6 +161,13 @@ def build_experiment(spec: ExperimentSpec, ws: Workspace, db_url: str, *, trials
 
 # -- lifecycle -----------------------------------------------------------------------------
 
+def new_prefix() -> str:
+    """A web UI's secret URL prefix: 128 random bits as hex. Never URL-safe base64, which
+    starts with "-" one time in 64, and NNI's manager then reads the prefix as options
+    ("Unknown arguments") and the launch fails."""
+    return secrets.token_hex(16)
+
+
 def start(spec: ExperimentSpec, ws: Workspace, db_url: str, *, port: int, host: str = "127.0.0.1",
           trials: int = 16, concurrency: int = 1, tuner: str = "TPE", assessor: str = "none",
           gpus: list[int] | None = None, use_active_gpu: bool = False,
@@ -168,7 +175,7 @@ def start(spec: ExperimentSpec, ws: Workspace, db_url: str, *, port: int, host: 
           on_baseline: Callable[[], None] | None = None) -> Launch:
     """Start an NNI experiment for ``spec`` in the background; returns its URL and ids."""
     check_before_search(spec)
-    prefix = secrets.token_urlsafe(18)
+    prefix = new_prefix()
     prepare_env(ws, host, prefix)
     check_port(host, port)
     exp, store_name = build_experiment(spec, ws, db_url, trials=trials, concurrency=concurrency,
@@ -236,7 +243,7 @@ def store_name_of(ws: Workspace, exp_id: str) -> str:
 def resume(ws: Workspace, exp_id: str, *, port: int, host: str = "127.0.0.1",
            trials: int | None = None) -> Launch:
     """Resume a stopped experiment (optionally raising its trial budget to ``trials``)."""
-    prefix = secrets.token_urlsafe(18)
+    prefix = new_prefix()
     prepare_env(ws, host, prefix)
     check_port(host, port)
     info = _stored_experiment(ws, exp_id)
@@ -254,7 +261,7 @@ def resume(ws: Workspace, exp_id: str, *, port: int, host: str = "127.0.0.1",
 
 def view(ws: Workspace, exp_id: str, *, port: int, host: str = "127.0.0.1") -> Launch:
     """Serve the web UI of a stopped experiment, read-only."""
-    prefix = secrets.token_urlsafe(18)
+    prefix = new_prefix()
     prepare_env(ws, host, prefix)
     check_port(host, port)
     if _alive(_stored_experiment(ws, exp_id)):
