@@ -56,8 +56,7 @@ def list_cmd(workspace: Workspace_ = None) -> None:
     stores: dict = {}
     for s in shown:
         p = _progress(s, stores)
-        state = s.state if s.exit_code in (None, 0) else f"{s.state} (exit {s.exit_code})"
-        table.add_row(s.id, s.record.backend, s.experiment or "–", state,
+        table.add_row(s.id, s.record.backend, s.experiment or "–", s.state_text,
                       p.done_text if p else "–", str(p.running) if p else "–",
                       f"{100 * p.best:.2f}" if p and p.best is not None else "–",
                       duration_text(p.elapsed_s) if p else "–",

@@ -56,7 +56,7 @@ def _cells(ws: Workspace, data: DashboardData, s: launches.LaunchStatus) -> dict
             p = None
     cells: dict[str, Any] = {
         "experiment": s.experiment or "–",
-        "state": s.state if s.exit_code in (None, 0) else f"{s.state} (exit {s.exit_code})",
+        "state": s.state_text,
         "open": _links(ws, s)}
     if p is None:
         return {**cells, **dict.fromkeys(("done", "running", "best %", "elapsed", "ETA"), "–")}

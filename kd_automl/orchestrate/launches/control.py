@@ -54,6 +54,12 @@ class LaunchStatus:
         return self.record.id
 
     @property
+    def state_text(self) -> str:
+        """The state, with the exit code when the process failed."""
+        return self.state if self.exit_code in (None, 0) else \
+            f"{self.state} (exit {self.exit_code})"
+
+    @property
     def active(self) -> bool:
         return self.state in ("starting", "running", "stopping")
 
@@ -74,20 +80,7 @@ def start(ws: Workspace, db_url: str, request: LaunchRequest) -> st.LaunchRecord
         request=request.to_dict(), created_at=st.utcnow().isoformat(),
         trials=request.trials, port=port)
     st.save(path, rec)
-    log = os.open(path / st.LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        proc = subprocess.Popen([sys.executable, "-m", ENTRY, str(path)], stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=log, cwd=ws.root, start_new_session=True,
-                                env={**os.environ, "COLUMNS": "120", "PYTHONUNBUFFERED": "1"})
-    finally:
-        os.close(log)
-    import psutil
-
-    rec.pid = proc.pid
-    try:
-        rec.pid_started = psutil.Process(proc.pid).create_time()
-    except psutil.Error:  # ended already: exit.json says how
-        rec.pid_started = None
+    rec.pid, rec.pid_started = _spawn(ws, path, ENTRY, {"COLUMNS": "120"})
     st.save(path, rec)
     return rec
 
@@ -124,22 +117,30 @@ def _start_nni_stopper(ws: Workspace, path: Path, rec: st.LaunchRecord) -> None:
     """``kd-automl nni stop ID`` in a process of its own (NNI's client points HOME at the
     workspace process-wide, and stopping waits for the trials to end, which may take
     minutes): the launch shows "stopping" until it ends; its output goes to the log."""
-    log = os.open(path / st.LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", STOPPER, str(path)], stdin=subprocess.DEVNULL,
-            stdout=log, stderr=log, cwd=ws.root, start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    finally:
-        os.close(log)
+    pid, started = _spawn(ws, path, STOPPER)
+    rec.extra["stopper"] = {"pid": pid, "started": started}
+    st.save(path, rec)
+
+
+def _spawn(ws: Workspace, path: Path, module: str, env: dict[str, str] | None = None
+           ) -> tuple[int, float | None]:
+    """``python -m module FOLDER`` in a session of its own (it outlives its caller), its
+    output appended to the launch's log; returns its pid and start time (None if it has
+    ended already)."""
     import psutil
 
+    log = os.open(path / st.LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        started = psutil.Process(proc.pid).create_time()
-    except psutil.Error:
-        started = None
-    rec.extra["stopper"] = {"pid": proc.pid, "started": started}
-    st.save(path, rec)
+        proc = subprocess.Popen([sys.executable, "-m", module, str(path)],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=ws.root,
+                                start_new_session=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+    finally:
+        os.close(log)
+    try:
+        return proc.pid, psutil.Process(proc.pid).create_time()
+    except psutil.Error:  # ended already: its exit is recorded
+        return proc.pid, None
 
 
 def _stopping(rec: st.LaunchRecord) -> bool:
