@@ -68,7 +68,9 @@ class TrainSpec(_Strict):
     schedule: Literal["cosine", "step", "constant"] = "cosine"
     milestones: list[int] = Field(default_factory=list)
     gamma: float = Field(0.1, gt=0)
-    augment: Literal["none", "flip", "crop_flip"] = "none"  # done on the device, per batch
+    augment: Literal["none", "flip", "crop", "crop_flip"] = "none"  # on the device, per batch
+    # the crop's zero padding; default 4 for images from 32 px (CIFAR), 2 below (28x28)
+    crop_padding: int | None = Field(None, ge=1)
     # the student's initialisation (and noise) seed; default: the spec's seed, which also
     # draws the data split, the teacher and the batch order
     seed: int | None = None
@@ -226,12 +228,17 @@ def load_spec(path: str | Path) -> ExperimentSpec:
 
 def check_references(spec: ExperimentSpec, source: str = "<spec>") -> None:
     """Check the names the spec uses (dataset, models, method) against the registries."""
-    from kd_automl.data import check_dataset
+    from functools import partial
+
+    from kd_automl.data import check_dataset, dataset_shape
     from kd_automl.distill import check_method, get_method
-    from kd_automl.models import check_model
+    from kd_automl.models import check_model as check_any_model
 
     try:
         check_dataset(spec.dataset.name, spec.dataset.options)
+        # models are built (on the meta device) for the data set's own image size
+        check_model = partial(check_any_model,
+                              input_shape=dataset_shape(spec.dataset.name, spec.dataset.options))
         method = get_method(spec.method.name)
         check_method(spec.method.name, spec.method.options)
         check_model(spec.student.arch, spec.student.options, where="student")

@@ -23,7 +23,9 @@ def test_there_is_a_spec_for_each_published_number():
         sys.path.remove(str(RUNNER.parent))
     assert {p.spec for p in PUBLISHED.values()} == {s.stem for s in SPECS}
     assert {n: p.accuracy for n, p in PUBLISHED.items()} == {
-        "kd": 73.33, "dkd": 76.32, "kd_ls": 76.62, "takd_kd": 61.41, "takd": 61.82}
+        "kd": 73.33, "dkd": 76.32, "kd_ls": 76.62, "takd_kd": 61.41, "takd": 61.82,
+        "fmnist_kd": 89.66, "fmnist_alone": 89.43}
+    assert {p.teacher for n, p in PUBLISHED.items() if n.startswith("fmnist")} == {90.84}
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
@@ -60,3 +62,20 @@ def test_runner_refuses_without_a_gpu_unless_cpu_is_asked_for(tmp_path):
     assert done.stderr.strip().splitlines() == [
         "reproduce: no CUDA GPU here: these runs take days on a CPU; run on a GPU machine "
         "(or pass --device cpu for a smoke run only)"]
+
+
+def test_runner_prints_the_fashion_mnist_row_beside_the_published_one(tmp_path):
+    from test_fashion_mnist import write_mnist
+
+    # ZSKD's Fashion-MNIST row, on a stand-in written in its format (the real files are read
+    # by tests/test_fashion_mnist.py); the spec's data folder is the test's
+    fake = tmp_path / "data"
+    write_mnist(fake, n_train=300, n_test=50)
+    done = _runner(tmp_path, "--only", "fmnist_kd", "fmnist_alone", "--epochs", "1",
+                   "--seeds", "1", "2", "--device", "cpu")
+    assert done.returncode == 0, done.stderr
+    header, kd, alone = done.stdout.strip().splitlines()
+    assert "not comparable" in header and "teacher (published)" in header
+    assert kd.split()[0] == "fmnist_kd" and "89.66" in kd and "(90.84)" in kd and "±" in kd
+    assert alone.split()[0] == "fmnist_alone" and "89.43" in alone
+    assert "ZSKD" in kd and "as quoted" in kd

@@ -8,6 +8,7 @@ torch.Size([64, 1, 8, 8])
 """
 
 from kd_automl.data import cifar as _cifar  # noqa: F401  (registers cifar10, cifar100)
+from kd_automl.data import idx as _idx  # noqa: F401  (registers fashion_mnist, mnist)
 from kd_automl.data import image_folder as _image_folder  # noqa: F401  (registers image_folder)
 from kd_automl.data.augment import AUGMENTATIONS, apply_flips, augment_batch, draw_flips
 from kd_automl.data.download import download, downloadable
@@ -16,6 +17,7 @@ from kd_automl.data.registry import (
     Dataset,
     check_dataset,
     dataset_names,
+    dataset_shape,
     ensure_available,
     load_dataset,
     register_dataset,
@@ -24,6 +26,6 @@ from kd_automl.data.registry import (
 from kd_automl.data.root import data_root
 
 __all__ = ["AUGMENTATIONS", "Dataset", "DeviceLoader", "apply_flips", "augment_batch",
-           "check_dataset", "data_root", "dataset_names", "download", "downloadable",
-           "draw_flips", "ensure_available", "load_dataset", "register_dataset",
+           "check_dataset", "data_root", "dataset_names", "dataset_shape", "download",
+           "downloadable", "draw_flips", "ensure_available", "load_dataset", "register_dataset",
            "register_preflight"]

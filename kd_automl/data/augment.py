@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-AUGMENTATIONS = ("none", "flip", "crop_flip")
+AUGMENTATIONS = ("none", "flip", "crop", "crop_flip")
 
 
 def draw_flips(n: int, generator: torch.Generator | None = None,
@@ -31,9 +31,16 @@ def apply_flips(x: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
     return torch.where(flips[:, None, None, None], x.flip(3), x)
 
 
+def default_crop_padding(size: int) -> int:
+    """The crop's zero padding for images ``size`` pixels a side: 4 from 32 px (CIFAR's),
+    2 below (28x28 MNIST and Fashion-MNIST, 8x8 digits)."""
+    return 4 if size >= 32 else 2
+
+
 def augment_batch(x: torch.Tensor, kind: str, generator: torch.Generator | None = None,
-                  pad: int = 4) -> torch.Tensor:
-    """Random horizontal flip (``flip``), plus a random crop after zero padding (``crop_flip``).
+                  pad: int | None = None) -> torch.Tensor:
+    """Random horizontal flip (``flip``), a random crop after zero padding (``crop``), or
+    both (``crop_flip``); ``pad`` defaults to :func:`default_crop_padding`.
 
     ``x`` is ``(N, C, H, W)`` on any device; the random draws use ``generator``
     (a CPU generator, so runs are reproducible on every device). The inputs are
@@ -48,7 +55,11 @@ def augment_batch(x: torch.Tensor, kind: str, generator: torch.Generator | None 
     if kind not in AUGMENTATIONS:
         raise ValueError(f"unknown augmentation {kind!r}; known: {', '.join(AUGMENTATIONS)}")
     n, c, h, w = x.shape
-    flip = draw_flips(n, generator, x.device)
+    pad = default_crop_padding(min(h, w)) if pad is None else pad
+    if kind == "crop":
+        flip = torch.zeros(n, dtype=torch.bool, device=x.device)
+    else:
+        flip = draw_flips(n, generator, x.device)
     if kind == "flip":
         return apply_flips(x, flip)
     dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device, non_blocking=True)

@@ -81,12 +81,12 @@ def _load(name: str, root: str | None):
             (normalize(test.data, name), np.asarray(test.targets, dtype=np.int64)))
 
 
-@register_dataset("cifar10")
+@register_dataset("cifar10", shape=(3, 32, 32))
 def _cifar10(root: str | None = None):
     return _load("cifar10", root)
 
 
-@register_dataset("cifar100")
+@register_dataset("cifar100", shape=(3, 32, 32))
 def _cifar100(root: str | None = None):
     return _load("cifar100", root)
 

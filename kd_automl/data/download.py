@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from kd_automl.data.cifar import download_cifar
+from kd_automl.data.idx import download_idx
 from kd_automl.data.registry import dataset_names
 from kd_automl.errors import KDAutoMLError
 
-_DOWNLOADERS = {"cifar10": download_cifar, "cifar100": download_cifar}
+_DOWNLOADERS = {"cifar10": download_cifar, "cifar100": download_cifar,
+                "fashion_mnist": download_idx, "mnist": download_idx}
 
 
 def downloadable() -> list[str]:

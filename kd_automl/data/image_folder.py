@@ -49,7 +49,8 @@ def _read_all(folder: torchvision.datasets.ImageFolder) -> tuple[np.ndarray, np.
     return torch.cat(xs).numpy(), torch.cat(ys).numpy().astype(np.int64)
 
 
-@register_dataset("image_folder")
+@register_dataset("image_folder", shape=lambda size=32, grayscale=False, **_:
+                  (1 if grayscale else 3, size, size))
 def _image_folder(root: str | None = None, size: int = 32, test_root: str | None = None,
                   grayscale: bool = False):
     if not root:

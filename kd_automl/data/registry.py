@@ -1,8 +1,10 @@
 """Datasets by name. Each loader returns a :class:`Dataset` of tensors on the CPU.
 
 ``digits`` ships with scikit-learn (1,797 8x8 images, 10 classes), so every
-default runs offline. ``synthetic`` is a seeded Gaussian-cluster image set for
-tests and benchmarks. ``cifar10``/``cifar100`` (:mod:`kd_automl.data.cifar`) and
+default runs offline. ``fashion_mnist`` and ``mnist`` (:mod:`kd_automl.data.idx`) read the
+original IDX files (Debian's ``dataset-fashion-mnist`` has Fashion-MNIST's). ``synthetic``
+is a seeded Gaussian-cluster image set for tests and benchmarks. ``cifar10``/``cifar100``
+(:mod:`kd_automl.data.cifar`) and
 ``image_folder`` (:mod:`kd_automl.data.image_folder`) read files from disk.
 
 A registered function returns ``(images, labels, num_classes)`` (split here by a
@@ -48,19 +50,34 @@ class Dataset:
 
 
 _DATASETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray, int]]] = {}
+_SHAPES: dict[str, Callable[..., tuple[int, ...] | None]] = {}
 
 
-def register_dataset(name: str):
+def register_dataset(name: str, shape: tuple[int, ...] | Callable[..., tuple[int, ...] | None]
+                     | None = None):
     """Register ``fn(**options) -> (images NCHW float32, labels int64, num_classes[, test])``.
 
-    ``test``, when given, is the fixed test split ``(images, labels)``.
+    ``test``, when given, is the fixed test split ``(images, labels)``. ``shape`` is one
+    image's ``(C, H, W)`` (or ``shape(**options)``), known without loading, so a spec's
+    models are checked against the real input size before anything runs.
     """
 
     def deco(fn):
         _DATASETS[name] = fn
+        if shape is not None:
+            _SHAPES[name] = shape if callable(shape) else (lambda **_: shape)
         return fn
 
     return deco
+
+
+def dataset_shape(name: str, options: dict | None = None) -> tuple[int, ...] | None:
+    """One image's ``(C, H, W)`` for ``name`` with ``options``, or ``None`` if not known."""
+    if name not in _SHAPES:
+        return None
+    known = inspect.signature(_SHAPES[name]).parameters
+    takes_all = any(p.kind is p.VAR_KEYWORD for p in known.values())
+    return _SHAPES[name](**{k: v for k, v in (options or {}).items() if takes_all or k in known})
 
 
 _PREFLIGHT: dict[str, Callable[..., None]] = {}
@@ -92,7 +109,7 @@ def dataset_names() -> list[str]:
     return sorted(_DATASETS)
 
 
-@register_dataset("digits")
+@register_dataset("digits", shape=(1, 8, 8))
 def _digits() -> tuple[np.ndarray, np.ndarray, int]:
     from sklearn.datasets import load_digits
 
@@ -102,7 +119,8 @@ def _digits() -> tuple[np.ndarray, np.ndarray, int]:
     return x, bunch.target.astype(np.int64), 10
 
 
-@register_dataset("synthetic")
+@register_dataset("synthetic",
+                  shape=lambda channels=3, size=32, **_: (channels, size, size))
 def _synthetic(num_samples: int = 1000, num_classes: int = 10, channels: int = 3,
                size: int = 32, noise: float = 1.0, data_seed: int = 1234):
     rng = np.random.default_rng(data_seed)

@@ -130,7 +130,8 @@ class BatchStream:
                 flips = draw_flips(len(yb), self.aug_gen, batch[0].device)
                 xb = apply_flips(batch[0], flips)
             else:
-                xb = augment_batch(batch[0], self.budget.augment, self.aug_gen)
+                xb = augment_batch(batch[0], self.budget.augment, self.aug_gen,
+                                   self.budget.crop_padding)
             xb = prepare_inputs(xb, self.device)
             if flips is not None:
                 t_out = TeacherOutput(torch.where(flips[:, None], batch[3], batch[2]))

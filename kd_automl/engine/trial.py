@@ -39,7 +39,7 @@ def get_dataset(spec: ExperimentSpec) -> Dataset:
 def _teacher_fields(spec: ExperimentSpec, model: ModelSpec, budget: TrainSpec) -> dict:
     return {"dataset": spec.dataset.model_dump(mode="json"),
             "model": model.model_dump(mode="json"),
-            "train": budget.model_dump(mode="json", exclude={"seed"}),
+            "train": budget.model_dump(mode="json", exclude={"seed"}, exclude_none=True),
             "seed": spec.seed}
 
 

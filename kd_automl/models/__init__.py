@@ -7,6 +7,7 @@
 """
 
 # importing a family registers its models
+from kd_automl.models import lenet as _lenet  # noqa: F401
 from kd_automl.models import mobilenet as _mobilenet  # noqa: F401
 from kd_automl.models import plain_cnn as _plain_cnn  # noqa: F401
 from kd_automl.models import resnet_cifar as _resnet_cifar  # noqa: F401

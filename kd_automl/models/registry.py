@@ -57,7 +57,13 @@ def model_options(arch: str) -> dict[str, object]:
     return {p.name: p.default for p in params}
 
 
-def check_model(arch: str, options: dict, where: str = "model") -> None:
+def check_model(arch: str, options: dict, where: str = "model",
+                input_shape: tuple[int, ...] | None = None, num_classes: int = 10) -> None:
+    """Raise :class:`KDAutoMLError` naming the field when ``arch`` or an option is wrong.
+
+    The model is built on the meta device for ``input_shape`` (the data set's, when known;
+    else a 3x32x32 probe), so a size that does not fit the data fails here, not in a trial.
+    """
     if arch not in _MODELS:
         raise KDAutoMLError(f"{where}.arch: unknown model {arch!r}; known: "
                             f"{', '.join(model_names())}")
@@ -69,11 +75,18 @@ def check_model(arch: str, options: dict, where: str = "model") -> None:
     # build on the meta device (no memory, no compute) so bad sizes fail at validation time
     try:
         with torch.device("meta"):
-            _MODELS[arch](PROBE_SHAPE, 10, **options)
+            _MODELS[arch](tuple(input_shape or PROBE_SHAPE), num_classes, **options)
     except KDAutoMLError as err:
-        raise KDAutoMLError(f"{where}: {err}") from None
+        raise KDAutoMLError(_located(where, str(err), allowed)) from None
     except (TypeError, ValueError, RuntimeError) as err:
         raise KDAutoMLError(f"{where}: invalid options for {arch!r}: {err}") from None
+
+
+def _located(where: str, message: str, options: dict) -> str:
+    """``student.width: ...`` when the message starts with an option's name, else
+    ``student: ...``."""
+    head = message.split(":", 1)[0]
+    return f"{where}.{message}" if head in options else f"{where}: {message}"
 
 
 def build_model(arch: str, input_shape: tuple[int, ...], num_classes: int,
@@ -83,4 +96,4 @@ def build_model(arch: str, input_shape: tuple[int, ...], num_classes: int,
     try:
         return _MODELS[arch](tuple(input_shape), num_classes, **options)
     except KDAutoMLError as err:
-        raise KDAutoMLError(f"{where}: {err}") from None
+        raise KDAutoMLError(_located(where, str(err), model_options(arch))) from None
