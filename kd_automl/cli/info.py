@@ -56,13 +56,15 @@ def _method_details(name: str, cls) -> None:
     console.print(table)
 
 
-data_app = typer.Typer(help="Dataset files (CIFAR-10/100): fetch them where a network exists.",
+data_app = typer.Typer(help="Dataset files (CIFAR-10/100, MNIST, Fashion-MNIST): fetch them "
+                       "where a network exists.",
                        no_args_is_help=True)
 
 
 @data_app.command("download")
 def data_download(
-    name: Annotated[str, typer.Argument(help="Dataset to fetch: cifar10 or cifar100.")],
+    name: Annotated[str, typer.Argument(help="Dataset to fetch: cifar10, cifar100, "
+                                               "fashion_mnist or mnist.")],
     root: Annotated[Path | None, typer.Option(help="Data folder (default $KD_AUTOML_DATA, "
                                               "else <workspace>/data).")] = None,
 ) -> None:

@@ -189,9 +189,9 @@ def download_idx(name: str, root: str | None = None) -> Path:
     try:
         cls(str(folder), train=True, download=True)
     except (OSError, RuntimeError) as err:  # URLError is an OSError
+        why = " ".join(line.strip() for line in str(err).splitlines() if line.strip())[:300]
         raise KDAutoMLError(f"could not download {name} into {folder} ({type(err).__name__}: "
-                            f"{str(err).strip().splitlines()[0]}). {_how_to_get(SETS[name], root)}"
-                            ) from None
+                            f"{why}). {_how_to_get(SETS[name], root)}") from None
     return folder / SETS[name].torchvision_class / "raw"
 
 
