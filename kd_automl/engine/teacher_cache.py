@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,8 @@ from typing import Any
 import torch
 from filelock import FileLock
 from torch import nn
+
+from kd_automl.files import atomic_write, sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -41,31 +41,12 @@ def cache_key(fields: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _try_load(model: nn.Module, ckpt: Path, manifest: Path) -> dict[str, Any] | None:
     if not ckpt.exists() and not manifest.exists():
         return None
     try:
         meta = json.loads(manifest.read_text())
-        if meta.get("sha256") != _sha256(ckpt):
+        if meta.get("sha256") != sha256_of(ckpt):
             raise ValueError("checksum mismatch")
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
@@ -92,7 +73,7 @@ def load_or_train(folder: Path, name: str, fields: dict[str, Any], model: nn.Mod
             return CachedModel(model, metrics, ckpt, reused=True)
         metrics = train(model)
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        _atomic_write(ckpt, lambda p: torch.save(state, p))
-        meta = {"sha256": _sha256(ckpt), "metrics": metrics, "fields": fields}
-        _atomic_write(manifest, lambda p: p.write_text(json.dumps(meta, indent=2, default=str)))
+        atomic_write(ckpt, lambda p: torch.save(state, p))
+        meta = {"sha256": sha256_of(ckpt), "metrics": metrics, "fields": fields}
+        atomic_write(manifest, lambda p: p.write_text(json.dumps(meta, indent=2, default=str)))
         return CachedModel(model, metrics, ckpt, reused=False)

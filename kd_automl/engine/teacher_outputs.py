@@ -15,8 +15,9 @@ from pathlib import Path
 
 import torch
 
-from kd_automl.engine.teacher_cache import CachedModel, _atomic_write
+from kd_automl.engine.teacher_cache import CachedModel
 from kd_automl.engine.train import predict_logits
+from kd_automl.files import atomic_write
 
 log = logging.getLogger(__name__)
 _MEMO: dict[tuple[str, str, str], torch.Tensor] = {}
@@ -51,7 +52,7 @@ def teacher_logits(cached: CachedModel, x: torch.Tensor, view: str,
         logits = predict_logits(cached.model, x, device)
         if sha:
             payload = {"sha256": sha, "logits": logits.detach().cpu()}
-            _atomic_write(path, lambda p: torch.save(payload, p))
+            atomic_write(path, lambda p: torch.save(payload, p))
     _MEMO.clear()  # keep one teacher's outputs in memory, not every teacher's
     _MEMO[key] = logits
     return logits
