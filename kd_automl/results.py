@@ -1,4 +1,5 @@
-"""What a trial returns."""
+"""What a trial returns, and the objective metrics' fields: plain data, no torch (the store
+and the read commands import it without the engine)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from kd_automl.engine.result import objective_field
+from kd_automl.results import objective_field
 from kd_automl.store.records import EpochRecord, ExperimentRecord, TrialRecord
 
 MAX_POINTS = 5_000  # markers drawn per figure before sampling

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from kd_automl.engine.result import TrialResult
+from kd_automl.results import TrialResult
 
 
 class Reporter(Protocol):

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import Any
-
-import optuna
+from typing import TYPE_CHECKING, Any
 
 from kd_automl.search.space import multiples_in
+
+if TYPE_CHECKING:  # only in annotations: the spec imports this package without Optuna
+    import optuna
 
 _PRIMITIVE = (str, int, float, bool, type(None))
 _QUANTILE_EPS = 1e-6

@@ -3,14 +3,15 @@ many writers."""
 
 from __future__ import annotations
 
+import ast
 import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from filelock import FileLock
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
@@ -19,12 +20,17 @@ from sqlalchemy.pool import NullPool
 
 from kd_automl.errors import KDAutoMLError
 
+if TYPE_CHECKING:  # Alembic (with Mako and Pygments) loads only when a schema must change
+    from alembic.config import Config
+
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # The PostgreSQL advisory lock key (a signed 64-bit number) held while a schema is created:
 # the store's migrations and Optuna's tables, in every process and on every machine.
 SCHEMA_LOCK_KEY = 0x6B64_6175_746F_6D6C  # "kdautoml"
+MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "kd_alembic_version"  # as migrations/env.py names it
 _DAMAGED = ("malformed", "file is not a database", "database corruption")
 
 
@@ -101,9 +107,36 @@ def _connect_timeout(u) -> dict:
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
+
+
+@cache
+def head_revision() -> str:
+    """The newest migration's revision, read from ``migrations/versions/`` without Alembic:
+    the one revision that no other names as its ``down_revision``."""
+    links = {}
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        values = {t.id: n.value.value for n in ast.parse(path.read_text()).body
+                  if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
+                  for t in n.targets if isinstance(t, ast.Name)}
+        links[values["revision"]] = values.get("down_revision")
+    heads = set(links) - set(links.values())
+    if len(heads) != 1:
+        raise AssertionError(f"the store's migrations have heads {sorted(heads)}, not one")
+    return heads.pop()
+
+
+def stored_revision(engine: Engine) -> str | None:
+    """The kd_ schema's revision in the database, ``None`` when it has none."""
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+    except SQLAlchemyError:
+        return None
 
 
 @contextmanager
@@ -145,6 +178,10 @@ def _pg_schema_lock(u: URL) -> Iterator[None]:
 
 
 def _migrate(engine: Engine, path: Path | None) -> None:
+    if stored_revision(engine) == head_revision():
+        return  # current: no lock, no Alembic
+    from alembic import command
+
     cfg = alembic_config()
     lock = FileLock(str(path) + ".migrate.lock") if path is not None else None
     try:

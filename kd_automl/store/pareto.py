@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from kd_automl.engine.result import METRIC_FIELDS as METRIC_ATTR  # metric -> column
+from kd_automl.results import METRIC_FIELDS as METRIC_ATTR  # metric -> column
 
 
 def goals_of(spec: dict[str, Any] | None, metric: str, direction: str) -> list[tuple[str, bool]]:

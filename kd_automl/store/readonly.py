@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import QueuePool
@@ -21,10 +20,11 @@ from sqlalchemy.pool import QueuePool
 from kd_automl.errors import KDAutoMLError
 from kd_automl.store.db import (
     SQLITE_BUSY_TIMEOUT_MS,
-    alembic_config,
     error_reason,
+    head_revision,
     parse_url,
     sqlite_path,
+    stored_revision,
 )
 
 log = logging.getLogger(__name__)
@@ -93,13 +93,7 @@ def missing_tables(engine: Engine) -> list[str]:
 
 def schema_is_current(engine: Engine) -> bool:
     """Whether the kd_ schema is at the newest migration (an older one needs a writer)."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text("SELECT version_num FROM kd_alembic_version")).scalar() \
-                == head
-    except SQLAlchemyError:
-        return False
+    return stored_revision(engine) == head_revision()
 
 
 def check_readable(engine: Engine) -> None:

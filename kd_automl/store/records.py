@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from kd_automl.engine.result import objective_field
+from kd_automl.results import objective_field
 
 
 @dataclass(frozen=True)

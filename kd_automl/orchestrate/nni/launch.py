@@ -24,7 +24,6 @@ from kd_automl.orchestrate.nni.env import (
     save_secret,
 )
 from kd_automl.orchestrate.nni.private import make_private, private_launch
-from kd_automl.orchestrate.recording import check_before_search, run_baseline
 from kd_automl.spec import ExperimentSpec
 from kd_automl.workspace import Workspace
 
@@ -174,6 +173,8 @@ def start(spec: ExperimentSpec, ws: Workspace, db_url: str, *, port: int, host: 
           max_duration: str | None = None, baseline: bool = True,
           on_baseline: Callable[[], None] | None = None) -> Launch:
     """Start an NNI experiment for ``spec`` in the background; returns its URL and ids."""
+    from kd_automl.orchestrate.recording import check_before_search, run_baseline  # torch
+
     check_before_search(spec)
     prefix = new_prefix()
     prepare_env(ws, host, prefix)

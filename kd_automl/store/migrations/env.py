@@ -2,9 +2,8 @@
 
 from alembic import context
 
+from kd_automl.store.db import VERSION_TABLE  # Optuna keeps its own alembic_version beside ours
 from kd_automl.store.models import Base
-
-VERSION_TABLE = "kd_alembic_version"  # Optuna keeps its own alembic_version beside ours
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=Base.metadata,
