@@ -45,13 +45,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from kd_automl.engine import TrialResult
-from kd_automl.orchestrate.optuna_study import (
-    OptunaReporter,
-    _load_study,
-    begin_trial,
-    end_trial,
-    work_queue,
-)
+from kd_automl.orchestrate.optuna_study import OptunaSource, load_study, work_queue
+from kd_automl.orchestrate.runner import run_trials
 from kd_automl.search.strategy import build_pruner, build_sampler
 from kd_automl.spec import parse_spec
 from kd_automl.store import Store
@@ -75,6 +70,12 @@ def _result(epochs: int) -> TrialResult:
                        curve=curve)
 
 
+def _reported(reporter, epochs: int) -> TrialResult:
+    for epoch in range(1, epochs + 1):
+        reporter.report_epoch(epoch, {"val_acc": 0.5})
+    return _result(epochs)
+
+
 def _statement_counter() -> list[int]:
     """A box counting the SQL statements every engine of this process sends from now on."""
     box = [0]
@@ -87,7 +88,7 @@ def _statement_counter() -> list[int]:
 
 
 def _grpc_study(spec, study_name: str, port: int, index: int) -> optuna.Study:
-    """The study through the gRPC proxy: pruner and seeded sampler as ``_load_study`` sets."""
+    """The study through the gRPC proxy: pruner and seeded sampler as ``load_study`` sets."""
     from kd_automl.orchestrate.optuna_study import sampler_seed
 
     with warnings.catch_warnings():
@@ -106,22 +107,26 @@ def _worker(url: str, study_name: str, ws: str, target: int, index: int, epochs:
     if grpc_port:
         study = _grpc_study(spec, study_name, grpc_port, index)
     else:
-        study = _load_study(spec, study_name, url, store_url=url, worker=index, n_trials=0)
+        study = load_study(spec, study_name, url, store_url=url, worker=index, n_trials=0)
     exp = store.experiment(spec, "optuna", name=study_name, study_name=study_name)
     queue = work_queue(study, Workspace(Path(ws)), target)
     statements = _statement_counter()
     times, counts = [], []
-    while True:
-        t0, n0 = time.perf_counter(), statements[0]
-        if not queue.claim():
-            break
-        asked = begin_trial(study, spec, store, exp, queue=queue)
-        reporter = OptunaReporter.for_spec(asked.trial, spec)
-        for epoch in range(1, epochs + 1):
-            reporter.report_epoch(epoch, {"val_acc": 0.5})
-        end_trial(study, spec, store, asked, _result(epochs))
-        times.append(time.perf_counter() - t0)
-        counts.append(statements[0] - n0)
+
+    class Timed(OptunaSource):  # the runner's path, with a trial that only reports
+        def next_trial(self, wait: bool = True):
+            self.t0, self.n0 = time.perf_counter(), statements[0]
+            trial = super().next_trial(wait)
+            if trial is not None:
+                trial.run = lambda: _reported(trial.reporter, epochs)
+            return trial
+
+        def done(self, trial, result) -> None:
+            super().done(trial, result)
+            times.append(time.perf_counter() - self.t0)
+            counts.append(statements[0] - self.n0)
+
+    run_trials(Timed(study, spec, queue), store, exp, None)
     store.dispose()
     out.put((times, counts))
 
@@ -177,7 +182,7 @@ def run(url: str, workers: int, trials: int, epochs: int, ws: str,
     study at ``url`` (through ``proxy`` when given)."""
     name = f"bench-{uuid.uuid4().hex[:8]}"
     spec = parse_spec(SPEC)
-    _load_study(spec, name, url, store_url=url)  # create it (and the schema) once
+    load_study(spec, name, url, store_url=url)  # create it (and the schema) once
     Store(url).experiment(spec, "optuna", name=name, study_name=name)
     ctx = mp.get_context("fork")
     out = ctx.Queue()

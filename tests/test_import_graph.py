@@ -71,6 +71,10 @@ def test_the_cli_has_no_circle_even_through_lazy_imports():
     assert _cycle(_graph(top_level_only=False, within="kd_automl.cli")) is None
 
 
+def test_orchestrate_has_no_circle_even_through_lazy_imports():
+    assert _cycle(_graph(top_level_only=False, within="kd_automl.orchestrate")) is None
+
+
 def test_only_the_store_imports_sqlalchemy():
     users = sorted(m for m, p in MODULES.items() if not m.startswith("kd_automl.store")
                    and any(i.split(".")[0] == "sqlalchemy" for i in _imports(p, False)))

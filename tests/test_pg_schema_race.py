@@ -20,12 +20,12 @@ PROCESSES = 4
 
 def _open_both(url: str, barrier, out) -> None:
     try:
-        from kd_automl.orchestrate.optuna_study import _storage
+        from kd_automl.orchestrate.optuna_study import open_storage
         from kd_automl.store import Store
 
         barrier.wait(30)
         store = Store(url)
-        storage = _storage(url)
+        storage = open_storage(url)
         store.dispose()
         storage.engine.dispose()
         out.put(None)

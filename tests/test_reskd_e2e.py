@@ -72,6 +72,20 @@ def test_optuna_backend_end_to_end(ws):
     assert row.role == "reskd" and row.state == "failed" and "budget" in row.error
 
 
+def test_ctrl_c_during_a_res_student_leaves_no_row_running(ws, tmp_path, monkeypatch):
+    import kd_automl.reskd.search as search
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(search, "train_res_student", stopped)  # Ctrl-C mid-training
+    store = Store(f"sqlite:///{tmp_path / 'stopped.db'}")
+    with pytest.raises(KeyboardInterrupt):
+        run_reskd(parse_spec(copy.deepcopy(TINY)), ws, store, backend="optuna")
+    (row,) = store.trials()
+    assert row.role == "search" and row.state == "failed" and row.error == "interrupted"
+
+
 def test_figures_have_an_empty_state():
     assert is_empty(accuracy_vs_compute([])) and is_empty(stage_search([]))
     assert reskd_figures([]) == []

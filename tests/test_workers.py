@@ -7,7 +7,7 @@ import pytest
 
 from kd_automl.optuna import run_study
 from kd_automl.orchestrate.heartbeat import LOST, reap_stale
-from kd_automl.orchestrate.optuna_study import _load_study
+from kd_automl.orchestrate.optuna_study import load_study
 from kd_automl.orchestrate.threads import threads_per_trial, usable_cores
 from kd_automl.orchestrate.work_queue import WorkQueue
 from kd_automl.spec import parse_spec
@@ -67,7 +67,7 @@ def _stale_study(tmp_path, monkeypatch, tiny_spec_dict, heartbeat: bool):
     spec = parse_spec({**tiny_spec_dict, "name": "stale"})
     store = Store(db)
     exp_id = store.experiment(spec, "optuna", name="stale", study_name="stale")
-    study = _load_study(spec, "stale", db, store_url=db if heartbeat else None)
+    study = load_study(spec, "stale", db, store_url=db if heartbeat else None)
     trial = study.ask()
     x = trial.suggest_float("method.alpha", 0.0, 1.0)
     kd_id = store.start_trial(exp_id, trial.number, {"method.alpha": x})
@@ -82,7 +82,7 @@ def _stale_study(tmp_path, monkeypatch, tiny_spec_dict, heartbeat: bool):
 def test_a_lost_trial_fails_in_both_stores_and_is_retried_once(tmp_path, monkeypatch,
                                                                 tiny_spec_dict):
     spec, db, store, kd_id, x = _stale_study(tmp_path, monkeypatch, tiny_spec_dict, True)
-    study = _load_study(spec, "stale", db, store_url=db)  # another worker
+    study = load_study(spec, "stale", db, store_url=db)  # another worker
     queue = WorkQueue(study, target=1, reap=reap_stale, poll_s=0.1)
     assert queue.claim()  # the lost trial no longer holds the only slot
     states = [t.state for t in study.get_trials()]

@@ -17,21 +17,17 @@ stored complete. Runs that share a fused group's key train as one fused group.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kd_automl.engine import NullReporter, TrialResult, run_trial
+from kd_automl.engine import TrialResult
 from kd_automl.errors import KDAutoMLError
-from kd_automl.orchestrate.recording import TrialEvent, finish, record_trial
+from kd_automl.orchestrate.runner import PlannedList, PlannedTrial, TrialEvent, run_trials
 from kd_automl.spec import ExperimentSpec, apply_params, parse_spec
 from kd_automl.store import ExperimentRecord, Store, TrialRecord
 from kd_automl.workspace import Workspace
-
-log = logging.getLogger(__name__)
 
 ROLE = "confirm"
 ALONE, PLAIN_KD = "alone", "kd"  # the controls' sources
@@ -173,77 +169,26 @@ def run_confirm(experiment: str | None = None, top: int = 3, seeds: int = 3, *,
                                  skipped=len(jobs) - len(todo))
         set_trial_threads(1, threads)
         fuse = fuse or spec.fuse
-        for group in _groups(todo):
-            _run_group(group, store, exp.id, ws, fuse, summary, on_trial)
+        for group in _groups(todo):  # fused when fuse > 1 and they can be, else one by one
+            run_trials(_ConfirmSource(group, summary), store, exp.id, ws,
+                       fuse=min(fuse, len(group)), on_trial=on_trial, notes=summary.notes)
         return summary
     finally:
         store.dispose()
 
 
-def _count(summary: ConfirmSummary, job: ConfirmJob, result: TrialResult,
-           on_trial: Callable[[TrialEvent], None] | None) -> None:
-    summary.run += 1
-    summary.failed += result.status != "complete"
-    if on_trial:
-        on_trial(TrialEvent(job.backend_trial_id, ROLE, job.params, result))
+class _ConfirmSource(PlannedList):
+    """One group's jobs for the runner, counted in the summary as they end."""
 
+    def __init__(self, group: list[ConfirmJob], summary: ConfirmSummary):
+        super().__init__([PlannedTrial(j.backend_trial_id, j.spec, j.params, role=ROLE,
+                                       method=j.method, extra=j.extra, handle=j)
+                          for j in group])
+        self.summary = summary
 
-def _run_group(group: list[ConfirmJob], store: Store, exp_id: int, ws: Workspace, fuse: int,
-               summary: ConfirmSummary, on_trial) -> None:
-    """Train one group's jobs: fused when ``fuse > 1`` and they can be, else one by one."""
-    if fuse > 1 and len(group) > 1:
-        from kd_automl.engine.fused import fusable_method
-        from kd_automl.engine.fused_students import NotFusable
-
-        reason = fusable_method(group[0].spec.method.name)
-        if reason is None:
-            try:
-                _run_fused(group, store, exp_id, ws, min(fuse, len(group)), summary, on_trial)
-                return
-            except NotFusable as err:
-                reason = str(err)
-        line = f"fuse {fuse}: running trials one at a time: {reason}"
-        if line not in summary.notes:
-            summary.notes.append(line)
-            log.warning("%s", line)
-    for job in group:
-        _, result = record_trial(store, exp_id, job.backend_trial_id, job.params,
-                                 lambda job=job: run_trial(job.spec, ws), role=ROLE,
-                                 method=job.method, extra=job.extra)
-        _count(summary, job, result, on_trial)
-
-
-def _run_fused(group: list[ConfirmJob], store: Store, exp_id: int, ws: Workspace,
-               capacity: int, summary: ConfirmSummary, on_trial) -> None:
-    """One fused group over ``group``'s jobs, refilled as members finish."""
-    from kd_automl.engine.fused import FusedGroup
-
-    fused = FusedGroup(group[0].spec, ws, capacity)  # NotFusable: nothing was stored yet
-    waiting = list(group)
-    running: dict[str, tuple[ConfirmJob, int]] = {}
-
-    def next_member():
-        if not waiting:
-            return None
-        job = waiting.pop(0)
-        store_id = store.start_trial(exp_id, job.backend_trial_id, job.params, role=ROLE,
-                                     method=job.method)
-        running[job.backend_trial_id] = (job, store_id)
-        return job.backend_trial_id, job.spec, NullReporter()
-
-    def on_done(key: str, result: TrialResult) -> None:
-        job, store_id = running.pop(key)
-        result.extra.update(job.extra)
-        finish(store, store_id, result)
-        _count(summary, job, result, on_trial)
-
-    try:
-        fused.run(next_member, on_done)
-    except BaseException:
-        for _, store_id in running.values():
-            with contextlib.suppress(Exception):
-                store.mark_failed(store_id, "interrupted")
-        raise
+    def done(self, trial: PlannedTrial, result: TrialResult) -> None:
+        self.summary.run += 1
+        self.summary.failed += result.status != "complete"
 
 
 __all__ = ["ConfirmJob", "ConfirmSummary", "confirm_seeds", "plan", "run_confirm",

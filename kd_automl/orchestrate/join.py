@@ -21,6 +21,13 @@ import optuna
 from kd_automl.errors import KDAutoMLError
 from kd_automl.orchestrate import signals
 from kd_automl.orchestrate.heartbeat import heartbeat_for, reap_stale
+from kd_automl.orchestrate.optuna_study import (
+    TARGET_ATTR,
+    load_study,
+    open_storage,
+    trial_loop,
+    work_queue,
+)
 from kd_automl.orchestrate.threads import set_trial_threads
 from kd_automl.orchestrate.work_queue import finished_count
 from kd_automl.spec import ExperimentSpec, load_spec
@@ -42,13 +49,10 @@ def worker_index() -> int:
 
 
 def _wait_for_target(study_name: str, storage_url: str, wait_s: float) -> int:
-    from kd_automl.orchestrate.optuna_study import TARGET_ATTR as attr
-    from kd_automl.orchestrate.optuna_study import _storage
-
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            storage = _storage(storage_url)  # a new database: the main run may be creating it
+            storage = open_storage(storage_url)  # a new database: the main run may be creating it
         except KDAutoMLError:
             if time.monotonic() >= deadline:
                 raise
@@ -56,7 +60,7 @@ def _wait_for_target(study_name: str, storage_url: str, wait_s: float) -> int:
             continue
         try:
             study = optuna.load_study(study_name=study_name, storage=storage)
-            target = study.user_attrs.get(attr)
+            target = study.user_attrs.get(TARGET_ATTR)
             missing = None if target is not None else (
                 f"study {study_name!r} was not started by kd-automl optuna (it has no trial "
                 "target to work towards)")
@@ -78,8 +82,6 @@ def join_study(spec: ExperimentSpec | str | Path, study_name: str, *, db: str,
     """Run trials of the existing study ``study_name`` (in ``storage``, default ``db``)
     until it holds the finished trials its run asked for; ``wait_s``: how long to wait
     for the study to be started (workers may start before the main run)."""
-    from kd_automl.orchestrate.optuna_study import _load_study, _trial_loop, work_queue
-
     if not isinstance(spec, ExperimentSpec):
         spec = load_spec(spec)
     storage_url = storage or db
@@ -95,13 +97,13 @@ def join_study(spec: ExperimentSpec | str | Path, study_name: str, *, db: str,
 
     try:
         with signals.handled():
-            study = _load_study(spec, study_name, storage_url, store_url=db,
-                                worker=worker_index() if index is None else index)
+            study = load_study(spec, study_name, storage_url, store_url=db,
+                               worker=worker_index() if index is None else index)
             exp_id = store.experiment(spec, "optuna", name=study_name, study_name=study_name)
             reap_stale(study)
             set_trial_threads(1, threads)
-            _trial_loop(study, spec, store, exp_id, ws, work_queue(study, ws, int(target)),
-                        heartbeat_for(study), count, spec.fuse)
+            trial_loop(study, spec, store, exp_id, ws, work_queue(study, ws, int(target)),
+                       heartbeat_for(study), count, spec.fuse)
             return WorkerSummary(study_name, ran[0], finished_count(study), int(target))
     finally:
         store.dispose()

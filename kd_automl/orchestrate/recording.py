@@ -1,8 +1,9 @@
 """Recording trials in the store, the same for every backend (Optuna, NNI, NNI's trial entry).
 
 The checks before a search starts, the student-alone baseline, running one sampled point,
-and one stored trial from its start to its result: a trial stopped halfway (Ctrl-C, a
-signal, a store error) is stored as failed ("interrupted"), never left running.
+and one stored trial from its start to its result, through the trial runner
+(:mod:`kd_automl.orchestrate.runner`): a trial stopped halfway (Ctrl-C, a signal, a store
+error) is stored as failed ("interrupted"), never left running.
 
 >>> check_before_search(spec)                                      # doctest: +SKIP
 >>> run_baseline(spec, store, experiment_id, workspace)            # doctest: +SKIP
@@ -12,31 +13,21 @@ signal, a store error) is stored as failed ("interrupted"), never left running.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
-
-import torch
 
 from kd_automl.engine import NullReporter, Reporter, TrialResult, run_trial
 from kd_automl.errors import KDAutoMLError
+from kd_automl.orchestrate.runner import (
+    PlannedTrial,
+    TrialCallback,
+    TrialEvent,
+    finish,
+    run_one,
+)
 from kd_automl.spec import ExperimentSpec, apply_params
 from kd_automl.store import Store
 from kd_automl.workspace import Workspace
-
-
-@dataclass
-class TrialEvent:
-    """A trial that just ended, for progress displays."""
-
-    number: int | str
-    role: str
-    params: dict[str, Any]
-    result: TrialResult
-
-
-TrialCallback = Callable[[TrialEvent], None]
 
 
 def check_before_search(spec: ExperimentSpec) -> None:
@@ -60,12 +51,6 @@ def run_sampled(spec: ExperimentSpec, params: dict[str, Any], workspace: Workspa
         return TrialResult(status="failed", error=str(err))
 
 
-def finish(store: Store, trial_id: int, result: TrialResult) -> None:
-    """Store ``result`` as the trial's outcome (with the torch threads it ran on)."""
-    result.extra.setdefault("torch_threads", torch.get_num_threads())
-    store.finish_trial(trial_id, result)
-
-
 def record_trial(store: Store, experiment_id: int, backend_trial_id: str | int,
                  params: dict[str, Any], run: Callable[[], TrialResult], *,
                  role: str = "search", method: str | None = None,
@@ -73,17 +58,10 @@ def record_trial(store: Store, experiment_id: int, backend_trial_id: str | int,
     """Open the stored trial, ``run()`` it and store its result (with ``extra``); returns
     the store's trial id and the result. Stopped halfway, the trial is stored as failed
     ("interrupted") and the stop goes on."""
-    trial_id = store.start_trial(experiment_id, backend_trial_id, params, role=role,
-                                 method=method)
-    try:
-        result = run()
-    except BaseException:
-        with contextlib.suppress(Exception):
-            store.mark_failed(trial_id, "interrupted")
-        raise
-    result.extra.update(extra or {})
-    finish(store, trial_id, result)
-    return trial_id, result
+    trial = PlannedTrial(backend_trial_id, None, params, role=role, method=method,
+                         extra=dict(extra or {}), run=run)
+    result = run_one(trial, store, experiment_id)
+    return trial.store_id, result
 
 
 def run_baseline(spec: ExperimentSpec, store: Store, experiment_id: int, workspace: Workspace,
@@ -98,3 +76,7 @@ def run_baseline(spec: ExperimentSpec, store: Store, experiment_id: int, workspa
     if on_trial:
         on_trial(TrialEvent("baseline", "baseline", {}, result))
     return result
+
+
+__all__ = ["TrialCallback", "TrialEvent", "check_before_search", "finish", "record_trial",
+           "run_baseline", "run_sampled"]

@@ -48,8 +48,8 @@ class WorkQueue:
     """Grants trials until ``target`` finished trials are in the study.
 
     ``claim()`` holds a file lock (one per study, across processes) from the
-    moment it grants a trial until that trial exists in the study: pass the
-    queue to ``begin_trial``, which calls :meth:`asked` right after ``ask()``.
+    moment it grants a trial until that trial exists in the study: the queue's
+    ``OptunaSource`` calls :meth:`asked` right after ``ask()``.
     A process may hold several claims at once (a fused group). ``lock``: an object with
     ``acquire()``/``release()`` used instead of the file (workers on several machines).
     """

@@ -28,7 +28,9 @@ import optuna
 from kd_automl.engine import TrialResult
 from kd_automl.orchestrate import signals
 from kd_automl.orchestrate.gpus import gpu_for_worker, visible_gpus
-from kd_automl.orchestrate.heartbeat import heartbeat_for
+from kd_automl.orchestrate.heartbeat import LOST, heartbeat_for
+from kd_automl.orchestrate.optuna_study import load_study, trial_loop, work_queue
+from kd_automl.orchestrate.runner import TrialEvent
 from kd_automl.orchestrate.threads import set_trial_threads
 from kd_automl.spec import ExperimentSpec, parse_spec
 from kd_automl.store import Store
@@ -42,8 +44,6 @@ STOP_WAIT_S = 60.0  # how long stopped workers get to close their trials
 def _worker(spec_data: dict, study_name: str, storage_url: str, db_url: str, workspace: str,
             target: int, index: int, n_trials_at_start: int, workers: int, gpu: str | None,
             threads: int | None, main_pid: int) -> None:
-    from kd_automl.orchestrate.optuna_study import _load_study, _trial_loop, work_queue
-
     signals.install()
     signals.die_with_parent(main_pid)
     if gpu is not None:
@@ -54,11 +54,11 @@ def _worker(spec_data: dict, study_name: str, storage_url: str, db_url: str, wor
         spec = parse_spec(spec_data)
         store = Store(db_url)
         ws = Workspace(Path(workspace))
-        study = _load_study(spec, study_name, storage_url, store_url=db_url, worker=index,
-                            n_trials=n_trials_at_start)
+        study = load_study(spec, study_name, storage_url, store_url=db_url, worker=index,
+                           n_trials=n_trials_at_start)
         exp_id = store.experiment(spec, "optuna", name=study_name, study_name=study_name)
-        _trial_loop(study, spec, store, exp_id, ws, work_queue(study, ws, target),
-                    heartbeat_for(study), None, spec.fuse)
+        trial_loop(study, spec, store, exp_id, ws, work_queue(study, ws, target),
+                   heartbeat_for(study), None, spec.fuse)
     except KeyboardInterrupt as err:
         sys.exit(signals.exit_code(err))
 
@@ -121,9 +121,6 @@ class _StoreProgress:
                 self.on_trial(event)
 
     def poll(self) -> None:
-        from kd_automl.orchestrate.heartbeat import LOST
-        from kd_automl.orchestrate.optuna_study import TrialEvent
-
         for t in self._rows():
             with self._lock:
                 if t.state == "running" or t.backend_trial_id in self.seen:

@@ -18,6 +18,7 @@ from kd_automl.engine.train import predict_logits
 from kd_automl.engine.trial import get_dataset, train_teacher
 from kd_automl.errors import KDAutoMLError
 from kd_automl.models import profile
+from kd_automl.orchestrate.runner import PlannedTrial, run_one
 from kd_automl.reskd.adaptive import (
     ExitPoint,
     adaptive_curve,
@@ -169,8 +170,6 @@ def _finish(ctx: Context, cfg: ReskdConfig, name: str, backend: str, strategy: s
     adaptive = _adaptive(ens, cfg)
     test_acc = members[-1]["ensemble_test_acc"] if members else None
     val_acc = members[-1]["ensemble_val_acc"] if members else None
-    row = ctx.store.start_trial(ctx.experiment_id, "ensemble", {"members": len(members)},
-                                role="reskd", method="reskd")
     result = TrialResult(
         status="complete" if members else "failed",
         student_val_acc=val_acc, student_test_acc=test_acc,
@@ -184,7 +183,8 @@ def _finish(ctx: Context, cfg: ReskdConfig, name: str, backend: str, strategy: s
                "energy_ratio": ens.energy_ratio("val"), "backend": backend,
                "strategy": strategy if backend == "nni" else "optuna-tpe",
                "nni_experiments": nni_ids, "config": cfg.model_dump(mode="json")})
-    ctx.store.finish_trial(row, result)
+    run_one(PlannedTrial("ensemble", None, {"members": len(members)}, role="reskd",
+                         method="reskd", run=lambda: result), ctx.store, ctx.experiment_id)
     return ReskdSummary(name, backend, stop_reason, members, ctx.teacher_test_acc, test_acc,
                         ens.flops_frac, adaptive, nni_ids)
 

@@ -26,6 +26,7 @@ from kd_automl.data import Dataset
 from kd_automl.engine.result import TrialResult
 from kd_automl.engine.train import predict_logits
 from kd_automl.models import profile
+from kd_automl.orchestrate.runner import PlannedTrial, run_one
 from kd_automl.reskd.config import ReskdConfig
 from kd_automl.reskd.ensemble import SPLITS, Ensemble, Member
 from kd_automl.reskd.residual import gap_reduction
@@ -119,25 +120,32 @@ class StageSearch:
     def _run(self, arch: Arch, model: nn.Module | None) -> Candidate:
         ctx, ens, data = self.ctx, self.ctx.ensemble, self.ctx.data
         cand = Candidate(self.stage, len(self.candidates), arch, "complete", INFEASIBLE)
-        row = ctx.store.start_trial(ctx.experiment_id, cand.trial_id, dict(arch), role="search",
-                                    method="reskd")
-        start = time.perf_counter()
-        try:
-            model = model if model is not None else build_res_student(
-                arch, data.input_shape, data.num_classes)
-            prof = profile(model, data.input_shape, latency=False)
-            cand.flops, cand.params = prof.flops, prof.params
-            frac = cand.flops / ens.teacher_flops
-            if not ctx.rule.fits(ens.flops_frac, frac):
-                cand.status = "infeasible"
-                cand.error = (f"infeasible: {frac:.3f} of the teacher's FLOPs does not fit the "
-                              f"remaining budget {ctx.rule.flops_budget - ens.flops_frac:.3f}")
-            else:
-                self._train(cand, model, frac)
-        except Exception as err:  # a failing candidate is recorded, never ends the search
-            cand.status, cand.error = "failed", f"{type(err).__name__}: {err}"
-            log.warning("res-student %s failed: %s\n%s", arch, cand.error, traceback.format_exc())
-        ctx.store.finish_trial(row, self._result(cand, time.perf_counter() - start))
+
+        def run() -> TrialResult:
+            nonlocal model
+            start = time.perf_counter()
+            try:
+                model = model if model is not None else build_res_student(
+                    arch, data.input_shape, data.num_classes)
+                prof = profile(model, data.input_shape, latency=False)
+                cand.flops, cand.params = prof.flops, prof.params
+                frac = cand.flops / ens.teacher_flops
+                if not ctx.rule.fits(ens.flops_frac, frac):
+                    cand.status = "infeasible"
+                    cand.error = (f"infeasible: {frac:.3f} of the teacher's FLOPs does not fit "
+                                  f"the remaining budget "
+                                  f"{ctx.rule.flops_budget - ens.flops_frac:.3f}")
+                else:
+                    self._train(cand, model, frac)
+            except Exception as err:  # a failing candidate is recorded, never ends the search
+                cand.status, cand.error = "failed", f"{type(err).__name__}: {err}"
+                log.warning("res-student %s failed: %s\n%s", arch, cand.error,
+                            traceback.format_exc())
+            return self._result(cand, time.perf_counter() - start)
+
+        # stopped halfway (Ctrl-C included), the runner stores the row as interrupted
+        run_one(PlannedTrial(cand.trial_id, None, dict(arch), method="reskd", run=run),
+                ctx.store, ctx.experiment_id)
         return cand
 
     def _train(self, cand: Candidate, model: nn.Module, frac: float) -> None:

@@ -18,7 +18,8 @@ from pathlib import Path
 import nni
 
 from kd_automl.engine import TrialResult
-from kd_automl.orchestrate.recording import record_trial, run_sampled
+from kd_automl.orchestrate.recording import run_sampled
+from kd_automl.orchestrate.runner import PlannedTrial, run_one
 from kd_automl.orchestrate.threads import set_trial_threads
 from kd_automl.spec import load_spec
 from kd_automl.store import Store
@@ -83,15 +84,16 @@ def main(argv: list[str] | None = None) -> int:
             return TrialResult(status="pruned",
                                error="stopped by NNI (assessor or experiment stop)")
 
-    store_id, result = record_trial(store, exp_id, job_id, params, run, extra=dict(
+    trial = PlannedTrial(job_id, None, params, run=run, extra=dict(
         nni_parameter_id=parameter_id, nni_trial_job_id=job_id,
         nni_sequence_id=nni.get_sequence_id(), nni_params=params))
+    result = run_one(trial, store, exp_id)  # stopped halfway: stored as interrupted
     if result.status != "complete":
         print(f"trial {result.status}: {result.error}", file=sys.stderr)
         return 1
     nni.report_final_result({
         "default": result.objective(spec.objective.metric),
-        "parameter_id": parameter_id, "params": params, "kd_trial_id": store_id,
+        "parameter_id": parameter_id, "params": params, "kd_trial_id": trial.store_id,
         "student_test_acc": result.student_test_acc, "teacher_test_acc": result.teacher_test_acc,
     })
     return 0

@@ -1,0 +1,177 @@
+"""Optuna backend: run (or resume) a study over the engine, every trial recorded in the store
+by the trial runner (:mod:`kd_automl.orchestrate.runner`), in this process or in workers.
+
+>>> from kd_automl.optuna import run_study
+>>> summary = run_study("search_spaces/digits_kd.yaml", n_trials=4)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from kd_automl.errors import KDAutoMLError
+from kd_automl.orchestrate import signals
+from kd_automl.orchestrate.heartbeat import heartbeat_for, reap_stale
+from kd_automl.orchestrate.optuna_study import (
+    TARGET_ATTR,
+    load_study,
+    open_storage,
+    sampler_seed,
+    trial_loop,
+    work_queue,
+)
+from kd_automl.orchestrate.recording import TrialCallback, check_before_search, run_baseline
+from kd_automl.orchestrate.threads import set_trial_threads
+from kd_automl.orchestrate.work_queue import finished_count
+from kd_automl.orchestrate.workers import run_workers, start_fork_server
+from kd_automl.search.strategy import build_sampler, notes
+from kd_automl.spec import ExperimentSpec, load_spec
+from kd_automl.store import Store
+from kd_automl.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StudySummary:
+    experiment: str
+    study_name: str
+    storage: str
+    db: str
+    trials_run: int
+    best_value: float | None
+    best_params: dict[str, Any] | None
+    lost_workers: list[str] = field(default_factory=list)  # workers that died mid-run
+    pareto_size: int | None = None  # multi-objective: trials on the Pareto front
+    warm_started: list[str] = field(default_factory=list)  # one line per point enqueued
+
+
+def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
+              workspace: str | Path | None = None, db: str | None = None,
+              storage: str | None = None, study_name: str | None = None, fresh: bool = False,
+              baseline: bool = True, workers: int = 1, gpus: list[int] | None = None,
+              threads: int | None = None, fuse: int | None = None,
+              warm_start: bool | int = False,
+              on_trial: TrialCallback | None = None) -> StudySummary:
+    """Run (or resume) the Optuna study of ``spec`` until it holds ``n_trials`` more
+    finished trials.
+
+    The study is named after the spec (or ``study_name``) and resumes when run
+    again; ``fresh=True`` starts a new study with a timestamped name instead.
+    Trials and per-epoch metrics go to the store at ``db`` (default: the
+    workspace's SQLite file); Optuna's own tables live in ``storage`` (default:
+    the same database). ``workers > 1`` runs that many processes taking trials
+    from one queue, each on its own GPU when there are GPUs; trials whose
+    process died are failed ("worker lost") and retried once. ``threads``: torch
+    threads per trial (default: usable cores / trials running at once). ``fuse``
+    (default: the spec's ``fuse``): trials each process trains at once as one fused
+    group, refilled as they end (see :mod:`kd_automl.engine.fused`).
+    ``warm_start`` (True, or how many points): the best points of earlier experiments of
+    the same method in the store, nearest teacher/student pair first, are the study's first
+    trials (:mod:`kd_automl.orchestrate.warm_start`); each is logged and listed in the
+    summary's ``warm_started``.
+    SIGTERM and SIGHUP stop the run like Ctrl-C (a ``KeyboardInterrupt``).
+    """
+    if not isinstance(spec, ExperimentSpec):
+        spec = load_spec(spec)
+    if fuse is not None:
+        if fuse < 1:
+            raise KDAutoMLError("--fuse must be >= 1")
+        spec = spec.model_copy(update={"fuse": fuse})
+    if n_trials < 0:
+        raise KDAutoMLError("--trials must be >= 0")
+    check_before_search(spec)
+    ws = Workspace.resolve(workspace)
+    db_url = db or ws.db_url
+    store = Store(db_url)
+    storage_url = storage or db_url
+    study_name = study_name or spec.name
+    if fresh:
+        study_name = f"{study_name}-{datetime.now():%Y%m%d-%H%M%S}"
+    with signals.handled():
+        study = load_study(spec, study_name, storage_url, store_url=db_url)
+        exp_id = store.experiment(spec, "optuna", name=study_name, study_name=study_name)
+        reap_stale(study)  # trials left RUNNING by a run that died
+        before, first = finished_count(study), len(study.get_trials(deepcopy=False))
+        study.set_user_attr(TARGET_ATTR, before + n_trials)  # for `optuna worker` to join
+        for line in notes(spec):
+            log.warning("%s", line)
+        warm = _warm_start(study, spec, store, study_name, warm_start, n_trials)
+        lost: list[str] = []
+        try:
+            if workers > 1:  # the workers' fork server imports while the baseline trains
+                start_fork_server(spec)
+            set_trial_threads(1, threads)
+            if baseline:
+                run_baseline(spec, store, exp_id, ws, on_trial)
+            if workers <= 1:
+                queue = work_queue(study, ws, before + n_trials)
+                trial_loop(study, spec, store, exp_id, ws, queue, heartbeat_for(study), on_trial,
+                           spec.fuse)
+            else:
+                def run_here(report: TrialCallback | None) -> None:  # worker 0, this process
+                    trial_loop(study, spec, store, exp_id, ws,
+                               work_queue(study, ws, before + n_trials), heartbeat_for(study),
+                               report, spec.fuse)
+
+                lost = run_workers(spec, study, storage_url, db_url, ws, before + n_trials,
+                                   workers, gpus, threads, store, exp_id, on_trial, run_here)
+        except KeyboardInterrupt as err:
+            err.kept = _kept(study, before, first, db_url, err)  # type: ignore[attr-defined]
+            raise
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url))
+    done = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    best = study.best_trial if done and not spec.multi_objective else None
+    store.dispose()
+    return StudySummary(study_name, study_name, storage_url, db_url,
+                        finished_count(study) - before, best.value if best else None,
+                        best.params if best else None, lost,
+                        len(study.best_trials) if done and spec.multi_objective else None,
+                        warm)
+
+
+def _warm_start(study: optuna.Study, spec: ExperimentSpec, store: Store, study_name: str,
+                points: bool | int, n_trials: int) -> list[str]:
+    """Enqueue up to ``points`` warm-start points (True: the default number, never more
+    than ``n_trials``); one logged line per point."""
+    if not points or n_trials <= 0:
+        return []
+    from kd_automl.orchestrate.warm_start import DEFAULT_POINTS, enqueue, warm_start_points
+
+    limit = min(DEFAULT_POINTS if points is True else int(points), n_trials)
+    lines = enqueue(study, warm_start_points(store, spec, exclude=study_name, limit=limit))
+    if not lines:
+        lines = ["warm start: no earlier experiment of method "
+                 f"{spec.method.name!r} has a point this search space can take"]
+    else:  # a new stream: the same seed would redraw an earlier study's first points
+        held = len(study.get_trials(deepcopy=False))
+        study.sampler = build_sampler(spec, sampler_seed(spec.seed, 0, held))
+    for line in lines:
+        log.warning("%s", line)
+    return lines
+
+
+def _kept(study: optuna.Study, before: int, first: int, db_url: str,
+          err: BaseException) -> str:
+    """The one line a stopped run prints: what was kept, what was marked."""
+    try:
+        new = study.get_trials(deepcopy=False)[first:]
+        done = finished_count(study) - before
+        marked = sum("abandoned" in t.user_attrs for t in new)
+        running = sum(t.state == TrialState.RUNNING for t in new)
+    except Exception:
+        return "stopped; the finished trials are in the store"
+    how = getattr(err, "signum", signal.SIGINT)
+    name = "Ctrl-C" if how == signal.SIGINT else signal.Signals(how).name
+    tail = f"; {running} still marked running" if running else ""
+    return (f"stopped by {name}: {done} finished trial(s) of this run kept in {db_url}; "
+            f"{marked} running trial(s) stored as interrupted{tail}; "
+            "run the same command to resume")
