@@ -1,9 +1,48 @@
+"""Shared fixtures and hand-computed helpers; the test tiers (markers by file).
+
+``uv run pytest -m "not slow"`` is the quick loop; ``uv run pytest`` runs everything.
+"""
+
 import copy
 import math
 import time
+from pathlib import Path
 
 import pytest
 import torch
+
+# Each tier's files (measured with --durations=0 on the 2-core machine); a file in any
+# tier is also ``slow``. A file named nowhere is in the quick tier.
+TIERS = {
+    "nni": ("test_nni.py", "test_nni_secret.py", "test_nni_manager_wait.py",
+            "test_launch_nni_stop.py"),
+    "browser": ("test_dashboard.py", "test_dashboard_launch.py", "test_analysis_report.py",
+                "test_runs_panel_refresh.py"),
+    "procs": ("test_launches.py", "test_launch_nni_stop.py", "test_interrupt.py",
+              "test_worker_signals.py", "test_workers.py", "test_parallel.py",
+              "test_remote_worker.py", "test_store_read_only.py", "test_runs_panel_refresh.py"),
+    "pg": ("test_postgres.py", "test_pg_schema_race.py", "test_remote_worker.py",
+           "test_lean_optuna.py"),
+    "e2e": ("test_cifar_specs.py", "test_cli.py", "test_confirm.py", "test_fused.py",
+            "test_methods_e2e.py", "test_multi_objective.py", "test_optuna_e2e.py",
+            "test_reskd_e2e.py", "test_reproduce.py", "test_warm_start.py", "test_strategy.py",
+            "test_lean_optuna.py"),
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(config, items):
+    """Mark every test with its file's tiers, and ``slow`` when it has one."""
+    by_file = {}
+    for tier, files in TIERS.items():
+        for name in files:
+            by_file.setdefault(name, []).append(tier)
+    for item in items:
+        tiers = by_file.get(Path(str(item.path)).name, [])
+        for tier in tiers:
+            item.add_marker(tier)
+        if tiers:
+            item.add_marker("slow")
 
 TINY = {
     "name": "tiny-kd",
@@ -32,6 +71,16 @@ def workspace(tmp_path, monkeypatch):
     ws = tmp_path / "ws"
     monkeypatch.setenv("KD_AUTOML_WORKSPACE", str(ws))
     return ws
+
+
+@pytest.fixture(scope="module")
+def driver():
+    """A headless Chromium shared by one test file's browser tests."""
+    from helpers.browser import chromium
+
+    drv = chromium()
+    yield drv
+    drv.quit()
 
 
 @pytest.fixture

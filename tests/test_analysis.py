@@ -4,7 +4,7 @@ trials, two backends, two methods), and 10,000 trials."""
 from __future__ import annotations
 
 import pytest
-from test_analysis_stores import bulk_fill, fill, result
+from helpers.stores import bulk_fill, fill, result
 
 from kd_automl.analysis import (
     accuracy_vs_size,
@@ -154,7 +154,7 @@ def test_pareto_front_and_flat_params():
 
 def test_categorical_and_nested_choice_params(store):
     """A searched method choice: importance handles categoricals, method_of reads _name."""
-    from test_analysis_stores import spec
+    from helpers.stores import spec
 
     from kd_automl.engine import TrialResult
     from kd_automl.spec import parse_spec

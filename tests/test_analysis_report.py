@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_analysis_stores import fill, real_search
-from test_dashboard import ARTIFACTS, _wait, driver  # noqa: F401 (driver: a fixture)
+from helpers.browser import ARTIFACTS
+from helpers.browser import wait as _wait
+from helpers.stores import fill, real_search
 
 from kd_automl.analysis import write_report
 from kd_automl.cli import main

@@ -3,23 +3,21 @@ database filled by a real small Optuna search plus an NNI experiment."""
 
 from __future__ import annotations
 
-import os
 import socket
 import sqlite3
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
+from helpers.browser import ARTIFACTS
+from helpers.browser import rows as _rows
+from helpers.browser import wait as _wait
+from helpers.stores import fill, real_search, result
 from sqlalchemy import text
-from test_analysis_stores import fill, real_search, result
 
 from kd_automl.dashboard import DashboardServer
 from kd_automl.errors import KDAutoMLError
 from kd_automl.store import Store
-
-CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
 def _tables(path: Path) -> set[str]:
@@ -69,57 +67,6 @@ def test_cli_dashboard_errors(tmp_path, capsys):
 
 
 # -- the browser ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def driver():
-    if not (CHROMIUM.exists() and DRIVER.exists()):
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but /usr/bin/chromium or /usr/bin/chromedriver is missing "
-                        "(.ci/run installs Debian's chromium and chromium-driver)")
-        pytest.skip("needs Debian's chromium and chromium-driver "
-                    "(apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    profile = tempfile.mkdtemp(prefix="kd-chromium-")
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--enable-unsafe-swiftshader",
-                "--window-size=1600,1400", f"--user-data-dir={profile}"):
-        opts.add_argument(arg)
-    drv = webdriver.Chrome(service=Service(str(DRIVER)), options=opts)
-    drv.set_page_load_timeout(60)
-    yield drv
-    drv.quit()
-
-
-def _wait(fn, timeout: float = 45.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            value = fn()
-            if value:
-                return value
-        except Exception:  # the page is still rendering
-            value = None
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.25)
-
-
-_ROWS_JS = """
-const rows = [...document.querySelectorAll(arguments[0] + ' .ag-center-cols-container .ag-row')];
-rows.sort((a, b) => +a.getAttribute('row-index') - +b.getAttribute('row-index'));
-return rows.map(r => Object.fromEntries([...r.querySelectorAll('.ag-cell')]
-    .map(c => [c.getAttribute('col-id'), c.innerText.trim()])));
-"""
-
-
-def _rows(drv, grid: str = "#leaderboard") -> list[dict[str, str]]:
-    return drv.execute_script(_ROWS_JS, grid)
 
 
 def test_dashboard_in_a_real_browser(driver, tmp_path):

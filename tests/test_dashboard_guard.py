@@ -15,7 +15,7 @@ import time
 
 import pytest
 import requests
-from test_analysis_stores import fill
+from helpers.stores import fill
 
 from kd_automl.dashboard import DashboardServer
 from kd_automl.store import Store

@@ -12,7 +12,9 @@ import pytest
 import requests
 import yaml
 from conftest import TINY
-from test_dashboard import ARTIFACTS, _rows, _wait, driver  # noqa: F401 (the fixture)
+from helpers.browser import ARTIFACTS
+from helpers.browser import rows as _rows
+from helpers.browser import wait as _wait
 
 from kd_automl.dashboard import DashboardServer
 from kd_automl.orchestrate import launches

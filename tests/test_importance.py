@@ -8,7 +8,7 @@ import random
 
 import optuna
 import pytest
-from test_analysis_stores import fill
+from helpers.stores import fill
 
 from kd_automl.analysis import is_empty, param_importance
 from kd_automl.analysis.importance import study_importance, trials_needed

@@ -16,7 +16,7 @@ import pytest
 import requests
 import yaml
 from conftest import TINY
-from test_analysis_stores import fill
+from helpers.stores import fill
 
 from kd_automl.dashboard import DashboardServer
 from kd_automl.errors import KDAutoMLError

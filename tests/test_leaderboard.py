@@ -7,7 +7,7 @@ import io
 import json
 
 import pytest
-from test_analysis_stores import fill
+from helpers.stores import fill
 
 from kd_automl.cli import main
 from kd_automl.cli.options import console

@@ -5,7 +5,8 @@ import math
 
 import pytest
 import torch
-from test_methods_losses import S_LOGITS, T_LOGITS, Stub, W, X, Y, ce, kd_term, softmax
+from conftest import ce, softmax
+from helpers.losses import S_LOGITS, T_LOGITS, Stub, W, X, Y, kd_term
 from torch import nn
 
 from kd_automl.distill import TeacherOutput, check_method, get_method

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from test_nni import KD_AUTOML, SPEC, free_port
+from helpers.nni import KD_AUTOML, SPEC, free_port
 
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 

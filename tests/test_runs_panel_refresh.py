@@ -11,7 +11,7 @@ import sys
 import time
 
 import psutil
-from test_dashboard import _wait, driver  # noqa: F401 (the fixture)
+from helpers.browser import wait as _wait
 
 from kd_automl.dashboard import DashboardServer
 from kd_automl.orchestrate.launches import state as st

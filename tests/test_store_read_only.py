@@ -16,11 +16,12 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 import requests
-from test_analysis_stores import fill
+from helpers.stores import fill
 
 from kd_automl.store import Store
 
@@ -59,7 +60,7 @@ def workspace(tmp_path) -> Path:
     store.dispose()
     for extra in ws.glob("kd_automl.db.*"):
         extra.unlink()  # the migration lock: a fresh copy of only the database
-    with sqlite3.connect(ws / "kd_automl.db") as conn:
+    with closing(sqlite3.connect(ws / "kd_automl.db")) as conn:  # closed: no -wal/-shm left
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     return ws
 

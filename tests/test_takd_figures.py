@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from test_analysis_stores import fill, result, spec
+from helpers.stores import fill, result, spec
 
 from kd_automl.analysis import (
     chain_accuracy,
