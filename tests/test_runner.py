@@ -97,3 +97,11 @@ def test_unfusable_trials_run_one_at_a_time_with_one_warning(store, exp, caplog)
     assert notes == ["fuse 4: running trials one at a time: no reason"]
     assert caplog.text.count("running trials one at a time") == 1
     assert {t.state for t in store.trials()} == {"complete"}
+
+
+def test_trials_with_their_own_code_never_fuse(store, exp):
+    notes: list[str] = []
+    run_trials(PlannedList([PlannedTrial("1", None, {}, run=TrialResult)]), store, exp, None,
+               fuse=2, notes=notes)
+    assert notes and "their own code" in notes[0]
+    assert [t.state for t in store.trials()] == ["complete"]

@@ -85,6 +85,8 @@ class TrialSource(Protocol):
 
     def fuse_blocker(self) -> str | None:
         """Why these trials cannot share one fused group (None: they can)."""
+        if self.spec is None:
+            return "its trials run their own code, not a spec"
         from kd_automl.engine.fused import fusable_method
 
         return fusable_method(self.spec.method.name)
