@@ -56,6 +56,12 @@ def test_read_commands_load_neither_torch_nor_optuna(args, db, tmp_path):
                    KD_AUTOML_WORKSPACE=str(tmp_path / "ws")) == set()
 
 
+def test_the_report_command_loads_no_torch(db, tmp_path):
+    code = _command("report", "--db", db, "--out", str(tmp_path / "report.html"))
+    assert "torch" not in _loaded(code, cwd=tmp_path, KD_AUTOML_WORKSPACE=str(tmp_path / "ws"))
+    assert (tmp_path / "report.html").stat().st_size > 10_000
+
+
 def test_the_probe_sees_torch_when_it_is_loaded():  # the tests above are not vacuous
     assert "torch" in _loaded("import kd_automl.engine; kd_automl.engine.run_trial")
 
