@@ -100,6 +100,18 @@ class PrunerSpec(_Open):
     warmup_epochs: int = Field(5, ge=0)
 
 
+class ArtifactsSpec(_Strict):
+    """Which finished trials keep their student's weights (``<workspace>/artifacts/``).
+
+    ``top``: the ``top`` best search trials of the experiment by its objective; ``all``:
+    every finished trial; ``none``: none. Pruned and failed trials keep nothing; confirm
+    (and final) runs always keep theirs unless ``none``.
+    """
+
+    keep: Literal["top", "all", "none"] = "top"
+    top: int = Field(5, ge=1)
+
+
 class ExperimentSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=120)
     dataset: DatasetSpec = Field(default_factory=DatasetSpec)
@@ -116,6 +128,7 @@ class ExperimentSpec(_Strict):
     pruner: PrunerSpec = Field(default_factory=PrunerSpec)
     seed: int = 0
     fuse: int = Field(1, ge=1)  # Optuna backend: trials trained together as one fused group
+    artifacts: ArtifactsSpec = Field(default_factory=ArtifactsSpec)  # whose weights are kept
     search: dict[str, Any] = Field(default_factory=dict)
     reskd: dict[str, Any] | None = None  # ResKD settings; checked by kd_automl.reskd.config
 

@@ -18,6 +18,8 @@ import requests
 import yaml
 from helpers.nni import KD_AUTOML, SPEC, free_port
 
+from kd_automl import load_student
+from kd_automl.files import sha256_of
 from kd_automl.store import Store
 
 
@@ -103,6 +105,12 @@ def test_trials_succeed_and_land_in_the_store_with_their_own_parameters(env, fin
             assert stored[data["epoch"]] == pytest.approx(data["default"])
     baseline = [t for t in store.trials([exp[0].id]) if t.role == "baseline"]
     assert len(baseline) == 1 and baseline[0].state == "complete"
+    # each trial process kept its student (4 trials, the default top 5) where the store says
+    for t in trials.values():
+        w = t.weights
+        assert w is not None and w.path.is_file() and sha256_of(w.path) == w.sha256
+        assert w.path.parent.name == str(t.id)
+    assert load_student(trials[job_id].weights.path).training is False
 
 
 def test_web_ui_is_closed_without_the_secret_prefix(finished):

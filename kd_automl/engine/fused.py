@@ -42,12 +42,14 @@ from kd_automl.engine.reporters import Reporter
 from kd_automl.engine.result import TrialResult
 from kd_automl.engine.train import BatchStream, LossMeter, evaluate_members, prepare_distiller
 from kd_automl.engine.trial import (
+    TrainedStudent,
     build_distiller,
     get_dataset,
     load_teacher,
     record_accuracy,
     record_profile,
     teacher_args,
+    trained_student,
 )
 from kd_automl.errors import KDAutoMLError, TrialDiverged, TrialPruned
 from kd_automl.spec import ExperimentSpec
@@ -136,6 +138,7 @@ def _own_rng(member: Member, device: torch.device):
 
 
 Done = Callable[[Hashable, TrialResult], None]
+StudentDone = Callable[[Hashable, TrainedStudent], None]
 NextMember = Callable[[], "tuple[Hashable, ExperimentSpec, Reporter] | None"]
 
 
@@ -145,7 +148,11 @@ class FusedGroup:
     ``spec`` fixes what members share; the group loads its data, its teacher
     (from the cache) and its batch stream once.
     Raises :class:`NotFusable` when the method or the architecture cannot fuse.
+    ``on_student(key, trained)``, when set, hears each completed member's trained student
+    just before its result is handed to ``on_done``.
     """
+
+    on_student: StudentDone | None = None
 
     def __init__(self, spec: ExperimentSpec, workspace: Workspace, capacity: int,
                  device: str | torch.device | None = None):
@@ -318,6 +325,10 @@ class FusedGroup:
             return "pruned", None
         if member.done:
             record_accuracy(member.result, member.distiller, self.data, self.device)
+            if self.on_student is not None and (student := trained_student(
+                    member.spec, member.distiller, self.data,
+                    member.result.extra.get("headline"))) is not None:
+                self.on_student(member.key, student)
             return "complete", None
         return None
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import torch
 
 from kd_automl.data import Dataset, load_dataset
 from kd_automl.distill import get_method
+from kd_automl.distill.base import Distiller, Head
 from kd_automl.engine.device import pick_device, prepare_model, seed_everything
 from kd_automl.engine.reporters import NullReporter, Reporter
 from kd_automl.engine.result import TrialResult
@@ -23,6 +27,35 @@ from kd_automl.spec import ExperimentSpec, ModelSpec, TrainSpec
 from kd_automl.workspace import Workspace
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainedStudent:
+    """A trial's trained student, handed back to whoever ran the trial (the runner keeps its
+    weights or not): the module, its model spec (``{"arch": ..., **sizes}``) and its data."""
+
+    model: torch.nn.Module
+    model_spec: dict[str, Any]
+    input_shape: tuple[int, ...]
+    num_classes: int
+
+
+StudentSink = Callable[[TrainedStudent], None]
+
+
+def trained_student(spec: ExperimentSpec, distiller: Distiller, data: Dataset,
+                    headline: str | None = None) -> TrainedStudent | None:
+    """The trial's headline student as a model the spec's student section rebuilds, or None
+    when it is not one (a method that reshapes the student, or a headline that is an exit or
+    a booster head rather than a plain model)."""
+    if type(distiller).build_student.__func__ is not Distiller.build_student.__func__:
+        return None
+    members = distiller.members()
+    model = members.get(headline) if headline else next(iter(members.values()))
+    if model is None or isinstance(model, Head):
+        return None
+    return TrainedStudent(model, {"arch": spec.student.arch, **spec.student.options},
+                          tuple(data.input_shape), int(data.num_classes))
 
 
 @lru_cache(maxsize=8)
@@ -70,18 +103,20 @@ def train_teacher(spec: ExperimentSpec, data: Dataset, workspace: Workspace,
 
 
 def run_trial(spec: ExperimentSpec, workspace: Workspace, reporter: Reporter | None = None,
-              device: str | torch.device | None = None) -> TrialResult:
+              device: str | torch.device | None = None,
+              on_student: StudentSink | None = None) -> TrialResult:
     """Run one trial of ``spec`` (sampled values already written in).
 
     Never raises for a failing trial: the result's ``status`` is ``failed`` with
-    the reason in ``error`` (or ``pruned`` when the reporter pruned it).
+    the reason in ``error`` (or ``pruned`` when the reporter pruned it). ``on_student``
+    hears the trained student (:class:`TrainedStudent`) of a trial that completed.
     """
     reporter = reporter or NullReporter()
     device = pick_device(str(device) if device is not None else None)
     result = TrialResult()
     start = time.perf_counter()
     try:
-        _run(spec, workspace, reporter, device, result)
+        _run(spec, workspace, reporter, device, result, on_student)
     except TrialPruned:
         result.status = "pruned"
     except TrialDiverged as err:
@@ -230,7 +265,7 @@ def record_accuracy(result: TrialResult, distiller, data: Dataset, device: torch
 
 
 def _run(spec: ExperimentSpec, workspace: Workspace, reporter: Reporter, device: torch.device,
-         result: TrialResult) -> None:
+         result: TrialResult, on_student: StudentSink | None = None) -> None:
     data = get_dataset(spec).to(device)  # on the device once; loaders index it there
     teacher = load_teacher(spec, data, workspace, device, result)
     distiller = build_distiller(spec, data, device)
@@ -244,3 +279,6 @@ def _run(spec: ExperimentSpec, workspace: Workspace, reporter: Reporter, device:
         **teacher_args(teacher, spec, data, device),
         val=(data.x_val, data.y_val), seed=spec.seed, on_epoch=on_epoch)
     record_accuracy(result, distiller, data, device)
+    if on_student is not None and (student := trained_student(
+            spec, distiller, data, result.extra.get("headline"))) is not None:
+        on_student(student)

@@ -37,7 +37,10 @@ def save_student(path: str | Path, model: nn.Module, model_spec: dict[str, Any],
     is free JSON-like metadata (the trial, its accuracy). Returns the file's size and hash."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    # a copy of each tensor: a view (a fused member's BatchNorm buffers) would save its whole
+    # storage
+    state = {k: v.detach().to("cpu", copy=True, memory_format=torch.contiguous_format)
+             for k, v in model.state_dict().items()}
     payload = {"format": FORMAT, "model": dict(model_spec), "input_shape": list(input_shape),
                "num_classes": int(num_classes), "state_dict": state, "info": info or {}}
     atomic_write(path, lambda p: torch.save(payload, p))

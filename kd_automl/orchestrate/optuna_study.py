@@ -11,7 +11,10 @@ runs a whole study.
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
+from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
@@ -112,9 +115,22 @@ def _sampler(seed: int, spec: ExperimentSpec) -> optuna.samplers.BaseSampler:
     return build_sampler(spec, seed)
 
 
+def _share_file(kept: Path, copy: Path) -> None:
+    """Make the artifact store's copy a hard link to the kept file, so the weights take their
+    disk space once (a file system without hard links keeps the copy)."""
+    tmp = copy.with_name(copy.name + ".link")
+    try:
+        os.link(kept, tmp)
+        os.replace(tmp, copy)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
 def _identity(spec_data: dict) -> dict:
-    """What must match to resume a study: the spec without how it is run (``fuse``)."""
-    return {k: v for k, v in spec_data.items() if k != "fuse"}
+    """What must match to resume a study: the spec without how it is run (``fuse``, which
+    weights are kept)."""
+    return {k: v for k, v in spec_data.items() if k not in ("fuse", "artifacts")}
 
 
 def load_study(spec: ExperimentSpec, study_name: str, storage_url: str, *,
@@ -215,6 +231,23 @@ class OptunaSource(TrialSource):
             self.study.tell(trial.handle, state=TrialState.FAIL)
         if self.heartbeat is not None:
             self.heartbeat.remove(trial.handle)
+
+    def kept(self, trial: PlannedTrial, path: Path, workspace: Workspace) -> dict[str, Any]:
+        """Register the trial's student file in the workspace's Optuna artifact store, so
+        optuna-dashboard (``--artifact-dir <workspace>/optuna_artifacts``) lists it."""
+        from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+
+        from kd_automl.orchestrate.artifacts import optuna_artifact_dir
+
+        folder = optuna_artifact_dir(workspace)
+        folder.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            artifact_id = upload_artifact(artifact_store=FileSystemArtifactStore(str(folder)),
+                                          file_path=str(path), study_or_trial=trial.handle,
+                                          mimetype="application/octet-stream")
+        _share_file(path, folder / artifact_id)
+        return {"optuna_artifact_id": artifact_id}
 
     def fuse_blocker(self) -> str | None:
         from kd_automl.orchestrate.fused_search import fuse_blocker

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kd_automl.engine import NullReporter, Reporter, TrialResult, run_trial
+from kd_automl.engine.trial import StudentSink
 from kd_automl.errors import KDAutoMLError
 from kd_automl.orchestrate.runner import (
     PlannedTrial,
@@ -41,12 +42,15 @@ def check_before_search(spec: ExperimentSpec) -> None:
 
 
 def run_sampled(spec: ExperimentSpec, params: dict[str, Any], workspace: Workspace,
-                reporter: Reporter | None = None, source: str = "trial") -> TrialResult:
+                reporter: Reporter | None = None, source: str = "trial",
+                on_student: StudentSink | None = None) -> TrialResult:
     """Run ``spec`` with the sampled ``params`` written in; a point that is not a valid spec
-    (or a trial's own clear error) is a failed result, not an exception."""
+    (or a trial's own clear error) is a failed result, not an exception. ``on_student``
+    hears the trained student of a trial that completed."""
     try:
         trial_spec = apply_params(spec, params, source=source)
-        return run_trial(trial_spec, workspace, reporter or NullReporter())
+        return run_trial(trial_spec, workspace, reporter or NullReporter(),
+                         on_student=on_student)
     except KDAutoMLError as err:
         return TrialResult(status="failed", error=str(err))
 

@@ -20,10 +20,12 @@ import contextlib
 import logging
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 from typing import Any, Protocol
 
 from kd_automl.engine.reporters import NullReporter, Reporter
-from kd_automl.orchestrate import signals
+from kd_automl.orchestrate import artifacts, signals
 from kd_automl.results import TrialResult
 from kd_automl.spec import ExperimentSpec
 from kd_automl.store import Store
@@ -63,6 +65,7 @@ class PlannedTrial:
     handle: Any = None  # the source's own object for it (an Optuna trial, a confirm job)
     store_id: int | None = None
     result: TrialResult | None = None
+    student: Any = None  # the trained student the engine handed back, until the trial closes
 
 
 class TrialSource(Protocol):
@@ -82,6 +85,11 @@ class TrialSource(Protocol):
 
     def abandon(self, trial: PlannedTrial, reason: str) -> None:
         """The trial cannot finish; close it at the source without raising."""
+
+    def kept(self, trial: PlannedTrial, path: Path, workspace: Workspace) -> dict[str, Any]:
+        """The trial's student was saved at ``path`` (before ``done``); what the source adds
+        to the file's record (Optuna: its artifact id). Default: nothing."""
+        return {}
 
     def fuse_blocker(self) -> str | None:
         """Why these trials cannot share one fused group (None: they can)."""
@@ -189,6 +197,10 @@ class _Runner:
         def on_done(key: Hashable, result: TrialResult) -> None:
             self.close(running.pop(key), result)
 
+        def on_student(key: Hashable, student) -> None:
+            running[key].student = student
+
+        group.on_student = on_student
         try:
             group.run(next_member, on_done)
         except BaseException:
@@ -215,13 +227,57 @@ class _Runner:
             return trial.run()
         from kd_automl.engine.trial import run_trial
 
-        return run_trial(trial.spec, self.workspace, trial.reporter)
+        def on_student(student) -> None:
+            trial.student = student
+
+        return run_trial(trial.spec, self.workspace, trial.reporter, on_student=on_student)
+
+    @cached_property
+    def experiment_name(self) -> str:
+        return next((e.name for e in self.store.experiments() if e.id == self.experiment),
+                    str(self.experiment))
+
+    def keep_weights(self, trial: PlannedTrial, result: TrialResult) -> list:
+        """Save the trial's student when the spec's ``artifacts`` policy keeps it, recording
+        the file in ``result.extra``; returns the kept trials it pushed out of the top K. A
+        file that cannot be written (a full disk) is a warning: the result is still stored."""
+        student, trial.student = trial.student, None
+        spec = trial.spec or self.source.spec
+        if self.workspace is None or spec is None or trial.store_id is None:
+            return []
+        path = artifacts.student_path(self.workspace, self.experiment_name, trial.store_id)
+        try:
+            plan = artifacts.Plan(False) if student is None else artifacts.plan(
+                spec.artifacts, trial.role, result, spec, self.store, self.experiment,
+                trial.store_id)
+            if not plan.keep:
+                artifacts.discard(path)  # a re-run trial's old file
+                return []
+            weights = artifacts.save(path, student, {
+                "experiment": self.experiment_name, "trial_id": trial.store_id,
+                "backend_trial_id": str(trial.key), "role": trial.role,
+                "val_acc": result.student_val_acc, "test_acc": result.student_test_acc})
+        except Exception as err:  # OSError (a full disk) or the store: the result goes on
+            line = f"trial {trial.key}: weights not kept ({type(err).__name__}: {err})"
+            log.warning("%s", line)
+            result.extra["weights_error"] = line
+            with contextlib.suppress(OSError):
+                artifacts.discard(path)
+            return []
+        try:
+            weights |= self.source.kept(trial, path, self.workspace) or {}
+        except Exception as err:  # the file is kept; only its registration failed
+            log.warning("trial %s: weights kept at %s but not registered with its backend: "
+                        "%s", trial.key, path, err)
+        result.extra[artifacts.WEIGHTS_KEY] = weights
+        return plan.drop
 
     def close(self, trial: PlannedTrial, result: TrialResult) -> None:
         """Store the result and tell the source, as one step a stop signal cannot cut."""
         result.extra.update(trial.extra)
         finished = told = False
         try:
+            drop = self.keep_weights(trial, result)  # inside: a stop while saving abandons it
             with signals.deferred() as held:
                 finish(self.store, trial.store_id, result)
                 finished = True
@@ -233,6 +289,8 @@ class _Runner:
             if not told:
                 self.abandon(trial, finished=finished)
             raise
+        if drop:
+            artifacts.remove(self.store, self.workspace, drop)
         if self.on_trial:
             self.on_trial(TrialEvent(trial.key, trial.role, trial.params, result))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from kd_automl.results import objective_field
@@ -48,6 +49,20 @@ class EpochRecord:
     epoch: int
     name: str
     value: float | None
+
+
+WEIGHTS_KEY = "weights"  # where a trial's kept student file is recorded in its ``extra``
+
+
+@dataclass(frozen=True)
+class WeightsRecord:
+    """A trial's kept student weights: the file, its size in bytes and its SHA-256 (and the
+    Optuna artifact id when registered in the workspace's Optuna artifact store)."""
+
+    path: Path
+    size: int
+    sha256: str
+    optuna_artifact_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +118,15 @@ class TrialRecord:
         if base is None or self.student_test_acc is None:
             return None
         return self.student_test_acc - base
+
+    @property
+    def weights(self) -> WeightsRecord | None:
+        """The trial's kept student file (``artifacts:`` policy), or None."""
+        w = self.extra.get(WEIGHTS_KEY)
+        if not isinstance(w, dict) or "path" not in w:
+            return None
+        return WeightsRecord(Path(w["path"]), int(w.get("size", 0)), str(w.get("sha256", "")),
+                             w.get("optuna_artifact_id"))
 
     @property
     def label(self) -> str:

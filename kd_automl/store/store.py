@@ -177,6 +177,15 @@ class Store:
 
         self._write(fn)
 
+    def drop_extra(self, trial_id: int, key: str) -> None:
+        """Remove ``key`` from the trial's ``extra`` (a kept file that was removed)."""
+        def fn(s: Session) -> None:
+            row = s.get(Trial, trial_id)
+            if row is not None and key in (row.extra or {}):
+                row.extra = {k: v for k, v in row.extra.items() if k != key}
+
+        self._write(fn)
+
     def mark_failed(self, trial_id: int, reason: str) -> None:
         def fn(s: Session) -> None:
             row = s.get(Trial, trial_id)

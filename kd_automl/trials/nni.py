@@ -19,7 +19,7 @@ import nni
 
 from kd_automl.engine import TrialResult
 from kd_automl.orchestrate.recording import run_sampled
-from kd_automl.orchestrate.runner import PlannedTrial, run_one
+from kd_automl.orchestrate.runner import PlannedList, PlannedTrial, run_trials
 from kd_automl.orchestrate.threads import set_trial_threads
 from kd_automl.spec import load_spec
 from kd_automl.store import Store
@@ -75,11 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     if BUDGET_KEY in params:
         sampled["train.epochs"] = max(1, round(params[BUDGET_KEY]))
 
+    workspace = Workspace(Path(args.workspace))
+
     def run() -> TrialResult:
         signal.signal(signal.SIGTERM, _on_sigterm)
         try:
-            return run_sampled(spec, sampled, Workspace(Path(args.workspace)),
-                               NNIReporter(spec.objective.metric), source=f"NNI trial {job_id}")
+            return run_sampled(spec, sampled, workspace, NNIReporter(spec.objective.metric),
+                               source=f"NNI trial {job_id}",
+                               on_student=lambda student: setattr(trial, "student", student))
         except StoppedByNNI:
             return TrialResult(status="pruned",
                                error="stopped by NNI (assessor or experiment stop)")
@@ -87,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     trial = PlannedTrial(job_id, None, params, run=run, extra=dict(
         nni_parameter_id=parameter_id, nni_trial_job_id=job_id,
         nni_sequence_id=nni.get_sequence_id(), nni_params=params))
-    result = run_one(trial, store, exp_id)  # stopped halfway: stored as interrupted
+    # stopped halfway: stored as interrupted; the spec's ``artifacts:`` policy keeps weights
+    run_trials(PlannedList([trial], spec=spec), store, exp_id, workspace)
+    result = trial.result
     if result.status != "complete":
         print(f"trial {result.status}: {result.error}", file=sys.stderr)
         return 1
