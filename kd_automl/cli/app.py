@@ -7,6 +7,7 @@ import sys
 import typer
 
 from kd_automl.cli.confirm import app as confirm_app
+from kd_automl.cli.export import app as export_app
 from kd_automl.cli.info import app as info_app
 from kd_automl.cli.info import data_app
 from kd_automl.cli.launches import app as launches_app
@@ -15,13 +16,15 @@ from kd_automl.cli.options import err_console
 from kd_automl.cli.reskd import app as reskd_app
 from kd_automl.cli.results import app as results_app
 from kd_automl.cli.search import app as search_app
+from kd_automl.cli.train import app as train_app
 from kd_automl.cli.worker import app as worker_app
 from kd_automl.cli.worker import rewrite_argv
 from kd_automl.errors import KDAutoMLError
 
 app = typer.Typer(help="Hyperparameter search and AutoML for knowledge distillation.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
-for group in (search_app, results_app, confirm_app, info_app, reskd_app, worker_app):
+for group in (search_app, results_app, confirm_app, export_app, train_app, info_app,
+              reskd_app, worker_app):
     app.add_typer(group)  # their commands at the top level: kd-automl optuna, leaderboard, ...
 app.add_typer(nni_app, name="nni")
 app.add_typer(data_app, name="data")
