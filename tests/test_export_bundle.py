@@ -124,3 +124,26 @@ def test_an_onnx_export_that_fails_still_writes_the_weights(capsys, tmp_path, se
     assert code == 0 and "warning" in err and "aten::foo" in err
     assert (out / "student.pt").is_file() and not (out / "student.onnx").exists()
     assert "aten::foo" in json.loads((out / "card.json").read_text())["onnx"]["error"]
+
+
+def test_the_dashboard_serves_the_same_weights_and_spec(searched, tmp_path):
+    from kd_automl.dashboard.app import _trial_panel, create_app
+    from kd_automl.dashboard.data import DashboardData
+    from kd_automl.dashboard.downloads import spec_url, weights_url
+
+    ws, store, trials = searched
+    read_only = Store.open_read_only(store.url)
+    client = create_app(read_only).server.test_client()
+    kept = next(t for t in trials if t.weights is not None)
+    unkept = next(t for t in trials if t.weights is None)
+    got = client.get(weights_url(kept.id))
+    assert got.status_code == 200 and "attachment" in got.headers["Content-Disposition"]
+    (tmp_path / "student.pt").write_bytes(got.data)
+    assert sha256_of(tmp_path / "student.pt") == kept.weights.sha256
+    assert client.get(weights_url(unkept.id)).status_code == 404
+    spec = yaml.safe_load(client.get(spec_url(unkept.id)).data)
+    assert spec["method"]["alpha"] == pytest.approx(unkept.params["method.alpha"])
+    assert "search" not in spec
+    panel = str(_trial_panel(DashboardData(read_only), kept.id))
+    assert weights_url(kept.id) in panel and spec_url(kept.id) in panel
+    assert "no weights kept" in str(_trial_panel(DashboardData(read_only), unkept.id))

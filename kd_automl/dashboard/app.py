@@ -15,7 +15,9 @@ from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from kd_automl.analysis import figure_set, is_empty, loss_terms, pick_for_curves, trial_curves
 from kd_automl.dashboard.data import DashboardData
+from kd_automl.dashboard.downloads import add_download_routes, spec_url, weights_url
 from kd_automl.store.leaderboard import STATES
+from kd_automl.store.records import WEIGHTS_KEY
 from kd_automl.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -149,7 +151,7 @@ def _trial_panel(data: DashboardData, trial_id: int) -> list[Any]:
                ("student params", t.student_params), ("student FLOPs", t.student_flops),
                ("wall time (s)", t.wall_time_s), ("started", t.started_at),
                ("finished", t.finished_at)]
-    results += [(f"extra: {k}", v) for k, v in (t.extra or {}).items()]
+    results += [(f"extra: {k}", v) for k, v in (t.extra or {}).items() if k != WEIGHTS_KEY]
     out: list[Any] = [
         html.H3(f"{e.name} ({e.backend}) trial {t.backend_trial_id}", id="trial-title",
                 style={"fontSize": "1.05em"}),
@@ -158,6 +160,7 @@ def _trial_panel(data: DashboardData, trial_id: int) -> list[Any]:
                                       id="trial-params")]),
                   html.Div([html.H4("results"), _kv_table(results, id="trial-results")])],
                  style={"display": "flex", "gap": "3em", "flexWrap": "wrap"}),
+        _downloads(t),
     ]
     if t.error:
         out.append(html.Div([html.H4("error", style={"color": "#b00"}),
@@ -169,6 +172,21 @@ def _trial_panel(data: DashboardData, trial_id: int) -> list[Any]:
                          dcc.Graph(figure=loss_terms(t), id="trial-losses")],
                         style={"display": "grid", "gridTemplateColumns": "1fr 1fr"}))
     return out
+
+
+def _downloads(t) -> Any:
+    """Links to the trial's kept weights and its spec (what ``kd-automl export`` writes)."""
+    links: list[Any] = []
+    if t.weights is not None:
+        links.append(html.A(f"student.pt ({t.weights.size / 1024:.0f} KiB)",
+                            href=weights_url(t.id), id="trial-weights", download=""))
+    else:
+        links.append(html.Span("no weights kept", id="trial-weights",
+                               style={"color": "#777"}))
+    if t.role in ("search", "confirm", "final"):
+        links += [" · ", html.A("spec.yaml", href=spec_url(t.id), id="trial-spec",
+                                download="")]
+    return html.P(["download: ", *links], id="trial-downloads")
 
 
 def _figures(data: DashboardData, exp_ids: list[int] | None) -> list[Any]:
@@ -203,6 +221,7 @@ def create_app(store: Store, refresh_s: float = 5.0, launch: Any = None) -> Dash
     form and the runs panel."""
     data = DashboardData(store)
     app = Dash(__name__, title="kd-automl dashboard", update_title=None)
+    add_download_routes(app.server, data)
     app.layout = layout(store.display_url, refresh_s)
     from kd_automl.dashboard.launch_page import add_launch_page, refuse_launch_routes
 
