@@ -19,6 +19,7 @@ from kd_automl.analysis.figures import figure_set, is_empty
 from kd_automl.analysis.reskd import reskd_figures
 from kd_automl.analysis.takd import takd_figures
 from kd_automl.store.confirmed import ConfirmedRow, Paired, confirmed
+from kd_automl.store.finals import FinalGroup, finals
 from kd_automl.store.leaderboard import Row, leaderboard
 from kd_automl.store.records import ExperimentRecord, TrialRecord
 from kd_automl.store.store import Store
@@ -127,6 +128,30 @@ def _confirmed(rows: list[ConfirmedRow]) -> str:
           _paired(r.vs_alone), _paired(r.vs_kd)] for r in rows], {3, 4, 5, 6, 7})
 
 
+def _finals(groups: list[FinalGroup]) -> str:
+    """``kd-automl train``'s runs: one row per configuration, its seeds and their accuracy."""
+    def search(g: FinalGroup) -> str:
+        v = g.search_objective
+        return "–" if v is None else _pct(v) if g.objective_metric.endswith("_acc") \
+            else f"{v:.4g}"
+
+    def test(g: FinalGroup) -> str:
+        if g.mean is None:
+            return "–"
+        return _pct(g.mean) + (f" ± {_pct(g.std)} [{_pct(g.ci_low)}, {_pct(g.ci_high)}]"
+                               if g.std is not None and g.ci_low is not None else "")
+
+    return _table(
+        ["experiment", "trained", "hyperparameters", "epochs", "seeds", "search objective",
+         "val acc % (mean)", "test acc % mean ± std [95% interval]", "test acc % by seed",
+         "weights"],
+        [[g.experiment, g.label, _params(g.params) or g.method, str(g.epochs),
+          " ".join(str(r.seed) for r in g.runs), search(g), _pct(g.val_mean), test(g),
+          " ".join(f"{r.seed}: {_pct(r.test_acc)}" for r in g.runs),
+          ", ".join(str(r.weights) for r in g.runs if r.weights) or "–"] for g in groups],
+        {3, 5, 6, 7})
+
+
 def _message(fig: go.Figure) -> str:
     ann = fig.layout.annotations
     return ann[0].text if ann else "nothing to show"
@@ -164,8 +189,8 @@ def write_report(store: Store, out: Path, experiments: list[str] | None = None,
 
     Sections: a summary per experiment, the leaderboard (top ``top``), the best trial of
     each experiment when there are several, the confirmed results (``kd-automl confirm``)
-    when there are any, and every figure that has something to show
-    (the others are listed with the reason).
+    and the final runs (``kd-automl train``) when there are any, and every figure that has
+    something to show (the others are listed with the reason).
     """
     exps = store.experiments(experiments)
     trials = store.trials([e.id for e in exps]) if exps else []
@@ -206,6 +231,13 @@ def write_report(store: Store, out: Path, experiments: list[str] | None = None,
                   "teacher, batch order and init move with the seed); differences are paired "
                   "by seed, with a 95% t-interval and a paired t-test's p.</p>",
                   _confirmed(confirmed_rows)]
+    final_groups = finals(store, experiments, trials) if exps else []
+    if final_groups:
+        parts += ['<h2 id="final">Final training</h2>',
+                  '<p class="muted">kd-automl train: a configuration trained to the end, no '
+                  "search; one row per configuration and number of epochs, over its seeds "
+                  "(the first is the spec as given), with each run's kept weights.</p>",
+                  _finals(final_groups)]
     parts.append("<h2>Figures</h2>")
     parts += shown or ['<p class="muted">no figures yet: no completed trials</p>']
     if skipped:

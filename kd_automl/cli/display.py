@@ -39,7 +39,12 @@ def print_leaderboard(store, experiments: list[str] | None, top: int | None, fmt
     if not rows:
         filtered = any(query.get(k) for k in ("dataset", "teacher", "student", "method",
                                               "backend"))
-        console.print("no trials match the filters" if filtered else "no completed trials yet")
+        console.print("no trials match the filters" if filtered
+                      else "no completed search trials yet")
+        if not filtered:  # runs of kd-automl train without a search still show
+            from kd_automl.cli.finals import print_finals
+
+            print_finals(store, experiments, quiet_if_none=True)
         return
     # the experiment column shows whenever the query spans experiments (a top K may not)
     many = len({(r.experiment, r.backend) for r in rows}) > 1 \
@@ -81,5 +86,7 @@ def print_leaderboard(store, experiments: list[str] | None, top: int | None, fmt
         table.add_row(*(values[c] for c in cols))
     console.print(table)
     from kd_automl.cli.confirmed import print_confirmed
+    from kd_automl.cli.finals import print_finals
 
     print_confirmed(store, experiments, quiet_if_none=True)
+    print_finals(store, experiments, quiet_if_none=True)

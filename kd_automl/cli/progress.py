@@ -93,3 +93,62 @@ def trial_progress(spec, total: int, console: Console,
 
     say(f"{total} trial(s) to run; training the teacher (cached after the first run)")
     yield on_line
+
+
+class _RunsBar:
+    """``kd-automl train``'s display: one bar per run (epochs done of its epochs, val acc)."""
+
+    def __init__(self, progress):
+        self.progress, self.tasks = progress, {}
+
+    def start(self, job) -> None:
+        self.tasks[job.seed] = self.progress.add_task(
+            f"seed {job.seed}", total=job.epochs, info="teacher, data...")
+
+    def epoch(self, job, epoch: int, metrics: dict) -> None:
+        val = metrics.get("val_acc")
+        self.progress.update(self.tasks[job.seed], completed=epoch,
+                             info="" if val is None else f"val {100 * val:.2f}%")
+
+    def done(self, job, result) -> None:
+        acc = result.student_test_acc
+        info = f"{result.status}" + ("" if acc is None else f", test {100 * acc:.2f}%") + \
+            (f" ({result.error.splitlines()[0][:100]})" if result.error else "")
+        self.progress.update(self.tasks[job.seed], info=info)
+
+
+class _RunsLines:
+    """Without a terminal: one line when a run starts and one when it ends."""
+
+    def __init__(self, name: str):
+        self.name, self.t0 = name, time.monotonic()
+
+    def _say(self, line: str) -> None:
+        print(f"{self.name} {time.monotonic() - self.t0:6.0f}s  {line}", file=sys.stderr,
+              flush=True)
+
+    def start(self, job) -> None:
+        self._say(f"seed {job.seed}: training {job.epochs} epoch(s)")
+
+    def epoch(self, job, epoch: int, metrics: dict) -> None:
+        pass
+
+    def done(self, job, result) -> None:
+        val, acc = result.student_val_acc, result.student_test_acc
+        accs = "" if acc is None else f", val {100 * (val or 0):.2f}% test {100 * acc:.2f}%"
+        why = f" ({result.error.splitlines()[0][:120]})" if result.error else ""
+        self._say(f"seed {job.seed}: {result.status}{accs}{why}")
+
+
+@contextlib.contextmanager
+def runs_progress(name: str, console: Console) -> Iterator:
+    """Yields the ``progress`` of ``run_final``: bars on a terminal, else plain lines."""
+    if not console.is_terminal:
+        yield _RunsLines(name)
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn(f"[bold]{name}[/] {{task.description}}"), BarColumn(),
+                  MofNCompleteColumn(), TextColumn("epochs"), TextColumn("{task.fields[info]}"),
+                  TimeElapsedColumn(), console=console, transient=False) as progress:
+        yield _RunsBar(progress)
