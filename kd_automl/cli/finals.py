@@ -67,7 +67,7 @@ def finals_table(groups, title: str | None = None) -> Table:
                       "trained": g.label + searched if first else "",
                       "hyperparameters": (format_params(g.params) or g.method) if first else "",
                       "epochs": str(g.epochs) if first else "", "seed": str(r.seed),
-                      "state": r.state + (f": {r.error}" if r.error else ""),
+                      "state": r.state + (f": {r.error.splitlines()[0][:60]}" if r.error else ""),
                       "val": _pct(r.val_acc), "test": _pct(r.test_acc),
                       "weights": shown_path(r.weights)}
             last = i == len(g.runs) - 1 and g.n < 2
