@@ -214,3 +214,28 @@ def test_a_spec_without_its_search_gets_its_own_experiment(searched, capsys):
     assert code == 0 and "no completed search trials yet" in out and "Final training" in out
     code, _, err = _run(capsys, "train", str(path), "-e", "nosuch", "--workspace", str(ws))
     assert code == 1 and "no experiment named 'nosuch'" in err
+
+
+def test_the_progress_bar_follows_epochs():
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from kd_automl.cli.progress import runs_progress
+    from kd_automl.results import TrialResult
+
+    out = io.StringIO()
+    term = Console(file=out, force_terminal=True, width=120)
+    job = SimpleNamespace(seed=3, epochs=4)
+    with runs_progress("tiny-kd", term) as progress:
+        progress.start(job)
+        progress.epoch(job, 2, {"val_acc": 0.5})
+        (task,) = progress.progress.tasks
+        assert (task.completed, task.total, task.fields["info"]) == (2, 4, "val 50.00%")
+        progress.done(job, TrialResult(status="complete", student_test_acc=0.75))
+        assert "test 75.00%" in task.fields["info"]
+    assert "seed 3" in out.getvalue()
+    plain = Console(file=io.StringIO(), force_terminal=False)
+    with runs_progress("tiny-kd", plain) as lines:  # no terminal: a line per start and end
+        assert not hasattr(lines, "progress")
