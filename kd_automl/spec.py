@@ -74,6 +74,9 @@ class TrainSpec(_Strict):
     # the student's initialisation (and noise) seed; default: the spec's seed, which also
     # draws the data split, the teacher and the batch order
     seed: int | None = None
+    # save the training state every N epochs so a stopped trial continues (0: never; unset:
+    # every epoch of a final run, else after epochs a minute or more after the last save)
+    checkpoint_every: int | None = Field(None, ge=0)
 
 
 Metric = Literal["val_acc", "test_acc", "student_params", "student_flops",

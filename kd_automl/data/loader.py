@@ -28,6 +28,13 @@ class DeviceLoader:
         self.shuffle = shuffle
         self._generator = torch.Generator().manual_seed(seed)
 
+    def generator_state(self) -> torch.Tensor:
+        """The shuffling generator's state (a checkpoint saves it)."""
+        return self._generator.get_state()
+
+    def set_generator_state(self, state: torch.Tensor) -> None:
+        self._generator.set_state(state)
+
     def __len__(self) -> int:
         return (len(self.tensors[0]) + self.batch_size - 1) // self.batch_size
 

@@ -11,6 +11,7 @@ from torch import nn
 from kd_automl.data import DeviceLoader
 from kd_automl.data.augment import apply_flips, augment_batch, draw_flips
 from kd_automl.distill.base import Distiller, TeacherOutput
+from kd_automl.engine.checkpoint import Checkpoint, rng_state, set_rng_state
 from kd_automl.engine.device import autocast, prepare_inputs, prepare_model
 from kd_automl.errors import TrialDiverged
 from kd_automl.models.base import block_features
@@ -112,6 +113,14 @@ class BatchStream:
     def __len__(self) -> int:
         return len(self.loader)
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Where the batch order and the augmentation draws are (a checkpoint saves it)."""
+        return {"order": self.loader.generator_state(), "augment": self.aug_gen.get_state()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.loader.set_generator_state(state["order"])
+        self.aug_gen.set_state(state["augment"])
+
     def probe(self) -> tuple[torch.Tensor, TeacherOutput | None]:
         """The first (un-augmented) batch and its teacher outputs, for ``Distiller.setup``."""
         n = self.budget.batch_size
@@ -191,7 +200,8 @@ def fit(distiller: Distiller, x_train: torch.Tensor, y_train: torch.Tensor, budg
         teacher_logits: torch.Tensor | None = None,
         teacher_logits_flipped: torch.Tensor | None = None,
         val: tuple[torch.Tensor, torch.Tensor] | None = None, seed: int = 0,
-        on_epoch: EpochCallback | None = None) -> list[dict[str, float]]:
+        on_epoch: EpochCallback | None = None,
+        checkpoint: Checkpoint | None = None) -> list[dict[str, float]]:
     """Train ``distiller`` for ``budget.epochs``; returns one metrics dict per epoch.
 
     The batches, their order (``seed``), augmentation and the teacher's outputs
@@ -199,7 +209,9 @@ def fit(distiller: Distiller, x_train: torch.Tensor, y_train: torch.Tensor, budg
     ``budget.augment`` is applied to every training batch on the device. Each
     epoch logs ``train_<term>`` for every loss term, and ``val_acc`` (plus
     ``val_acc_<member>`` for multi-model methods).
-    Raises :class:`TrialDiverged` when a loss is not finite.
+    Raises :class:`TrialDiverged` when a loss is not finite. With ``checkpoint``, the run
+    continues from its saved state (the restored epochs are handed to ``on_epoch`` again, so
+    a reporter and its pruner see the whole curve) and saves when the checkpoint is due.
     """
     try:
         stream = BatchStream(x_train, y_train, budget, device,
@@ -211,7 +223,15 @@ def fit(distiller: Distiller, x_train: torch.Tensor, y_train: torch.Tensor, budg
     distiller, optimizer, schedule = prepare_distiller(distiller, stream, device)
     curve: list[dict[str, float]] = []
     meter = LossMeter()
-    for epoch in range(1, budget.epochs + 1):
+    run_state = (distiller, optimizer, schedule, stream)
+    start = 1
+    if checkpoint is not None and (state := checkpoint.load()) is not None:
+        start = _restore(state, *run_state) + 1
+        for metrics in state["curve"]:
+            curve.append(metrics)
+            if on_epoch is not None:
+                on_epoch(int(metrics["epoch"]), metrics)
+    for epoch in range(start, budget.epochs + 1):
         distiller.epoch = epoch
         for xb, yb, t_out in stream:
             with autocast(device):
@@ -229,7 +249,26 @@ def fit(distiller: Distiller, x_train: torch.Tensor, y_train: torch.Tensor, budg
         curve.append(metrics)
         if on_epoch is not None:
             on_epoch(epoch, metrics)
+        if checkpoint is not None and checkpoint.due(epoch, budget.epochs):
+            checkpoint.save(epoch, _state(curve, *run_state))
     return curve
+
+
+def _state(curve, distiller, optimizer, schedule, stream: BatchStream) -> dict:
+    """Everything the epochs still to come depend on (see :mod:`kd_automl.engine.checkpoint`)."""
+    return {"distiller": distiller.state_dict(), "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict(), "stream": stream.state_dict(),
+            "rng": rng_state(), "curve": [dict(m) for m in curve]}
+
+
+def _restore(state: dict, distiller, optimizer, schedule, stream: BatchStream) -> int:
+    """Load a checkpoint's state into the run; returns the epoch it was saved after."""
+    distiller.load_state_dict(state["distiller"])
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["schedule"])
+    stream.load_state_dict(state["stream"])
+    set_rng_state(state["rng"])
+    return int(state["epoch"])
 
 
 def member_accuracies(distiller: Distiller, x: torch.Tensor, y: torch.Tensor,

@@ -15,6 +15,7 @@ import torch
 from kd_automl.data import Dataset, load_dataset
 from kd_automl.distill import get_method
 from kd_automl.distill.base import Distiller, Head
+from kd_automl.engine.checkpoint import Checkpoint
 from kd_automl.engine.device import pick_device, prepare_model, seed_everything
 from kd_automl.engine.reporters import NullReporter, Reporter
 from kd_automl.engine.result import TrialResult
@@ -104,19 +105,21 @@ def train_teacher(spec: ExperimentSpec, data: Dataset, workspace: Workspace,
 
 def run_trial(spec: ExperimentSpec, workspace: Workspace, reporter: Reporter | None = None,
               device: str | torch.device | None = None,
-              on_student: StudentSink | None = None) -> TrialResult:
+              on_student: StudentSink | None = None,
+              checkpoint: Checkpoint | None = None) -> TrialResult:
     """Run one trial of ``spec`` (sampled values already written in).
 
     Never raises for a failing trial: the result's ``status`` is ``failed`` with
     the reason in ``error`` (or ``pruned`` when the reporter pruned it). ``on_student``
-    hears the trained student (:class:`TrainedStudent`) of a trial that completed.
+    hears the trained student (:class:`TrainedStudent`) of a trial that completed; with
+    ``checkpoint`` the student's training continues from, and saves, its checkpoint.
     """
     reporter = reporter or NullReporter()
     device = pick_device(str(device) if device is not None else None)
     result = TrialResult()
     start = time.perf_counter()
     try:
-        _run(spec, workspace, reporter, device, result, on_student)
+        _run(spec, workspace, reporter, device, result, on_student, checkpoint)
     except TrialPruned:
         result.status = "pruned"
     except TrialDiverged as err:
@@ -265,7 +268,8 @@ def record_accuracy(result: TrialResult, distiller, data: Dataset, device: torch
 
 
 def _run(spec: ExperimentSpec, workspace: Workspace, reporter: Reporter, device: torch.device,
-         result: TrialResult, on_student: StudentSink | None = None) -> None:
+         result: TrialResult, on_student: StudentSink | None = None,
+         checkpoint: Checkpoint | None = None) -> None:
     data = get_dataset(spec).to(device)  # on the device once; loaders index it there
     teacher = load_teacher(spec, data, workspace, device, result)
     distiller = build_distiller(spec, data, device)
@@ -277,7 +281,7 @@ def _run(spec: ExperimentSpec, workspace: Workspace, reporter: Reporter, device:
 
     fit(distiller, data.x_train, data.y_train, spec.train, device,
         **teacher_args(teacher, spec, data, device),
-        val=(data.x_val, data.y_val), seed=spec.seed, on_epoch=on_epoch)
+        val=(data.x_val, data.y_val), seed=spec.seed, on_epoch=on_epoch, checkpoint=checkpoint)
     record_accuracy(result, distiller, data, device)
     if on_student is not None and (student := trained_student(
             spec, distiller, data, result.extra.get("headline"))) is not None:

@@ -12,6 +12,8 @@ the plan dropped. Files live at ``<workspace>/artifacts/<experiment>/<trial id>/
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import math
 import shutil
@@ -28,6 +30,7 @@ from kd_automl.workspace import Workspace
 log = logging.getLogger(__name__)
 
 ARTIFACTS = "artifacts"  # the workspace's folder of kept student files
+CHECKPOINTS = "checkpoints"  # the training states of trials that may continue
 OPTUNA_ARTIFACTS = "optuna_artifacts"  # Optuna's FileSystemArtifactStore (optuna-dashboard)
 FILE_NAME = "student.pt"
 ALWAYS_KEPT = frozenset({"confirm", "final"})  # roles whose runs keep their weights
@@ -37,6 +40,15 @@ RANKED = frozenset({"search"})  # roles ranked for ``keep: top``
 def student_path(workspace: Workspace, experiment: str, trial_id: int) -> Path:
     """Where trial ``trial_id``'s student file goes."""
     return Path(workspace.root) / ARTIFACTS / experiment / str(trial_id) / FILE_NAME
+
+
+def checkpoint_dir(workspace: Workspace, experiment: str, spec: ExperimentSpec) -> Path:
+    """Where the checkpoint of a run of ``spec`` goes: keyed by what it trains (the spec
+    without how it is run), so any retry of the same parameters and seed continues it."""
+    data = {k: v for k, v in spec.to_dict().items() if k not in ("fuse", "artifacts")}
+    data["train"] = {k: v for k, v in data["train"].items() if k != "checkpoint_every"}
+    key = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:20]
+    return Path(workspace.root) / CHECKPOINTS / experiment / key
 
 
 def optuna_artifact_dir(workspace: Workspace) -> Path:
@@ -122,5 +134,5 @@ def _remove_optuna_artifact(workspace: Workspace, artifact_id: str) -> None:
         FileSystemArtifactStore(str(optuna_artifact_dir(workspace))).remove(artifact_id)
 
 
-__all__ = ["ALWAYS_KEPT", "Plan", "discard", "optuna_artifact_dir", "plan", "remove", "save",
-           "student_path"]
+__all__ = ["ALWAYS_KEPT", "Plan", "checkpoint_dir", "discard", "optuna_artifact_dir", "plan",
+           "remove", "save", "student_path"]

@@ -129,8 +129,11 @@ def _share_file(kept: Path, copy: Path) -> None:
 
 def _identity(spec_data: dict) -> dict:
     """What must match to resume a study: the spec without how it is run (``fuse``, which
-    weights are kept)."""
-    return {k: v for k, v in spec_data.items() if k not in ("fuse", "artifacts")}
+    weights are kept, when to checkpoint)."""
+    out = {k: v for k, v in spec_data.items() if k not in ("fuse", "artifacts")}
+    if isinstance(out.get("train"), dict):  # when to checkpoint is how it runs, too
+        out["train"] = {k: v for k, v in out["train"].items() if k != "checkpoint_every"}
+    return out
 
 
 def load_study(spec: ExperimentSpec, study_name: str, storage_url: str, *,

@@ -66,6 +66,7 @@ class PlannedTrial:
     store_id: int | None = None
     result: TrialResult | None = None
     student: Any = None  # the trained student the engine handed back, until the trial closes
+    checkpoint: Any = None  # its Checkpoint (kd_automl.engine.checkpoint) while it runs
 
 
 class TrialSource(Protocol):
@@ -219,18 +220,29 @@ class _Runner:
             raise
 
     def execute(self, trial: PlannedTrial) -> TrialResult:
-        """Run one open trial alone. Checkpoint and resume (#23) belong here: the one place a
-        trial's training starts, with its row (``trial.store_id``) already open."""
+        """Run one open trial alone: the one place a trial's training starts, with its row
+        (``trial.store_id``) already open. With a workspace, the trial continues from the
+        checkpoint of an earlier run of the same spec (stopped, or its worker lost) and saves
+        its own (``train.checkpoint_every``)."""
         if trial.error is not None:
             return TrialResult(status="failed", error=trial.error)
         if trial.run is not None:
             return trial.run()
+        from kd_automl.engine.checkpoint import Checkpoint
         from kd_automl.engine.trial import run_trial
 
         def on_student(student) -> None:
             trial.student = student
 
-        return run_trial(trial.spec, self.workspace, trial.reporter, on_student=on_student)
+        if self.workspace is not None:
+            trial.checkpoint = Checkpoint(
+                artifacts.checkpoint_dir(self.workspace, self.experiment_name, trial.spec),
+                trial.spec.train.checkpoint_every, trial.role)
+        result = run_trial(trial.spec, self.workspace, trial.reporter, on_student=on_student,
+                           checkpoint=trial.checkpoint)
+        if trial.checkpoint is not None and trial.checkpoint.notes:
+            result.extra["checkpoint"] = list(trial.checkpoint.notes)
+        return result
 
     @cached_property
     def experiment_name(self) -> str:
@@ -289,6 +301,8 @@ class _Runner:
             if not told:
                 self.abandon(trial, finished=finished)
             raise
+        if trial.checkpoint is not None:  # the trial ended: nothing to continue
+            trial.checkpoint.clear()
         if drop:
             artifacts.remove(self.store, self.workspace, drop)
         if self.on_trial:
@@ -298,8 +312,10 @@ class _Runner:
                 reason: str = INTERRUPTED) -> None:
         """Mark the row (unless its result is stored) and abandon it at the source."""
         if trial.store_id is not None and not finished:
+            saved = getattr(trial.checkpoint, "saved_epoch", 0)
+            kept = {"checkpoint_epoch": saved} if saved else None  # where a retry continues
             with contextlib.suppress(Exception):
-                self.store.mark_failed(trial.store_id, reason)
+                self.store.mark_failed(trial.store_id, reason, extra=kept)
         with contextlib.suppress(Exception):
             self.source.abandon(trial, reason)
 

@@ -186,10 +186,14 @@ class Store:
 
         self._write(fn)
 
-    def mark_failed(self, trial_id: int, reason: str) -> None:
+    def mark_failed(self, trial_id: int, reason: str, extra: dict[str, Any] | None = None
+                    ) -> None:
+        """Store the trial as failed with ``reason`` (and ``extra`` added to its own)."""
         def fn(s: Session) -> None:
             row = s.get(Trial, trial_id)
             row.state, row.error, row.finished_at = "failed", reason, utcnow()
+            if extra:
+                row.extra = {**(row.extra or {}), **extra}
 
         self._write(fn)
 

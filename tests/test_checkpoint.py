@@ -1,0 +1,180 @@
+"""Checkpoint and resume: a trial stopped mid-way continues at the next epoch with the curve
+of a run never stopped (CPU, same seed), a damaged checkpoint restarts from zero and says so,
+and a trial process killed with SIGKILL is continued by its retry."""
+
+import copy
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import torch
+import yaml
+from conftest import TINY
+
+from kd_automl.engine.checkpoint import Checkpoint
+from kd_automl.engine.result import TrialResult
+from kd_automl.engine.train import fit
+from kd_automl.engine.trial import build_distiller, get_dataset, load_teacher, teacher_args
+from kd_automl.orchestrate.artifacts import checkpoint_dir
+from kd_automl.orchestrate.runner import PlannedList, PlannedTrial, run_trials
+from kd_automl.spec import parse_spec
+from kd_automl.store import Store
+from kd_automl.workspace import Workspace
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+class Stop(BaseException):
+    """What a SIGTERM or Ctrl-C is to the loop: not an Exception."""
+
+
+def _spec(**train):
+    data = copy.deepcopy(TINY)
+    # dropout (the global RNG), augmentation (its own generator), BatchNorm buffers, momentum
+    data["student"] = {"arch": "mlp", "width": 16, "depth": 2, "dropout": 0.2, "batchnorm": True}
+    data["train"].update(epochs=5, augment="crop_flip", schedule="step", milestones=[3],
+                         **train)
+    return parse_spec(data)
+
+
+def _fit(spec, workspace, checkpoint=None, stop_after=None):
+    data = get_dataset(spec)
+    teacher = load_teacher(spec, data, workspace, torch.device("cpu"), TrialResult())
+    distiller = build_distiller(spec, data, torch.device("cpu"))
+    seen = []
+
+    def on_epoch(epoch, metrics):
+        seen.append(epoch)
+        if stop_after is not None and epoch == stop_after:
+            raise Stop()
+
+    curve = fit(distiller, data.x_train, data.y_train, spec.train, torch.device("cpu"),
+                **teacher_args(teacher, spec, data, torch.device("cpu")),
+                val=(data.x_val, data.y_val), seed=spec.seed, on_epoch=on_epoch,
+                checkpoint=checkpoint)
+    return curve, seen
+
+
+def _values(curve):
+    return [{k: v for k, v in m.items()} for m in curve]
+
+
+def test_a_stopped_fit_continues_at_the_next_epoch_with_the_same_curve(tmp_path):
+    spec = _spec()
+    ws = Workspace(tmp_path / "ws")
+    reference, _ = _fit(spec, ws)
+    ckpt = Checkpoint(tmp_path / "ckpt", every=1)
+    with pytest.raises(Stop):
+        _fit(spec, ws, ckpt, stop_after=3)
+    assert ckpt.saved_epoch == 2  # the stop came in epoch 3's report, before its save
+    again = Checkpoint(tmp_path / "ckpt", every=1)
+    curve, seen = _fit(spec, ws, again)
+    assert again.notes == ["resumed from the checkpoint after epoch 2"]
+    assert seen == [1, 2, 3, 4, 5]  # the restored epochs are reported again (the pruner)
+    assert len(curve) == 5
+    for ours, theirs in zip(curve, reference, strict=True):
+        assert ours.keys() == theirs.keys()
+        for key in ours:
+            assert ours[key] == pytest.approx(theirs[key], rel=1e-6, abs=1e-7), key
+
+
+def test_a_damaged_checkpoint_restarts_from_zero_and_says_so(tmp_path):
+    spec = _spec()
+    ws = Workspace(tmp_path / "ws")
+    reference, _ = _fit(spec, ws)
+    ckpt = Checkpoint(tmp_path / "ckpt", every=1)
+    with pytest.raises(Stop):
+        _fit(spec, ws, ckpt, stop_after=3)
+    state = ckpt.state_path
+    state.write_bytes(state.read_bytes()[:-10] + b"0123456789")
+    again = Checkpoint(tmp_path / "ckpt", every=1)
+    curve, seen = _fit(spec, ws, again)
+    assert len(again.notes) == 1 and "checksum differs" in again.notes[0]
+    assert "restarts from epoch 0" in again.notes[0]
+    assert seen == [1, 2, 3, 4, 5]
+    assert curve[-1]["val_acc"] == pytest.approx(reference[-1]["val_acc"])
+
+
+def test_when_a_checkpoint_is_due():
+    assert [e for e in range(1, 7) if Checkpoint("x", every=2).due(e, 6)] == [2, 4]
+    assert not any(Checkpoint("x", every=0).due(e, 6) for e in range(1, 7))
+    assert [e for e in range(1, 7) if Checkpoint("x", role="final").due(e, 6)] == [1, 2, 3, 4, 5]
+    assert not any(Checkpoint("x", role="search").due(e, 6) for e in range(1, 7))  # < 60 s
+
+
+_TRAIN = textwrap.dedent("""
+    import sys, torch
+    torch.set_num_threads(1)
+    from kd_automl.orchestrate.runner import PlannedList, PlannedTrial, run_trials
+    from kd_automl.spec import load_spec
+    from kd_automl.store import Store
+    from kd_automl.workspace import Workspace
+    spec = load_spec(sys.argv[1])
+    ws = Workspace.resolve(sys.argv[2])
+    store = Store(ws.db_url)
+    exp = store.experiment(spec, "script")
+    run_trials(PlannedList([PlannedTrial("final-s0", spec, {}, role="final")], spec),
+               store, exp, ws)
+""")
+
+
+def _train_process(spec_file, ws):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-c", _TRAIN, str(spec_file), str(ws)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_trial_killed_with_sigkill_continues_from_its_checkpoint_when_retried(tmp_path):
+    data = copy.deepcopy(TINY)
+    data["student"] = {"arch": "cnn", "width": 8}
+    data["train"].update(epochs=8, checkpoint_every=1)
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(data))
+    spec = parse_spec(data)
+
+    # the same trial never stopped, in a workspace of its own
+    ref_ws = Workspace.resolve(tmp_path / "ref")
+    ref_store = Store(ref_ws.db_url)
+    run_trials(PlannedList([PlannedTrial("final-s0", spec, {}, role="final")], spec),
+               ref_store, ref_store.experiment(spec, "script"), ref_ws)
+    reference = ref_store.trials(with_epochs=True)[0]
+
+    ws = Workspace.resolve(tmp_path / "ws")
+    folder = checkpoint_dir(ws, spec.name, spec)
+    proc = _train_process(spec_file, ws.root)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        meta = folder / "state.json"
+        if meta.is_file() and yaml.safe_load(meta.read_text())["epoch"] >= 3:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"the trial ended before it was killed: {proc.communicate()}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    killed_at = yaml.safe_load((folder / "state.json").read_text())["epoch"]
+    assert 3 <= killed_at < 8
+    store = Store(ws.db_url)
+    assert store.trials()[0].state == "running"  # nothing could mark it: SIGKILL
+
+    retry = _train_process(spec_file, ws.root)
+    out, err = retry.communicate(timeout=240)
+    assert retry.returncode == 0, err
+    trial = store.trials(with_epochs=True)[0]
+    assert trial.state == "complete"
+    assert trial.extra["checkpoint"] == [f"resumed from the checkpoint after epoch {killed_at}"]
+    assert not folder.exists()  # the trial ended: its checkpoint is gone
+
+    def curve(t):
+        return sorted((e.epoch, e.name, e.value) for e in t.epochs)
+
+    ours, theirs = curve(trial), curve(reference)
+    assert [(e, n) for e, n, _ in ours] == [(e, n) for e, n, _ in theirs]
+    assert max(e for e, _, _ in ours) == 8
+    for (_, name, a), (_, _, b) in zip(ours, theirs, strict=True):
+        assert a == pytest.approx(b, rel=1e-6, abs=1e-7), name
+    assert trial.student_test_acc == pytest.approx(reference.student_test_acc)
+    assert trial.weights is not None and trial.weights.path.is_file()  # final keeps its own
