@@ -146,7 +146,7 @@ def test_train_the_exported_spec_over_seeds(searched, capsys, monkeypatch):
     assert code == 0, err
     assert f"into experiment tiny-kd (optuna), retraining search trial #{best.backend_trial_id}" \
         in out
-    assert "seeds 0, 1, 2 epoch(s); 2 run(s) trained, 0 already stored, 0 failed" in out
+    assert "seeds 0, 1 at 2 epoch(s); 2 run(s) trained, 0 already stored, 0 failed" in out
     assert "Final training" in out and "2 seeds" in out and "±" in out and "student.pt" in out
 
     store = Store(Workspace.resolve(ws).db_url)

@@ -59,7 +59,7 @@ def train(
     found = f", retraining search trial #{summary.source}" if summary.source else ""
     console.print(f"train [bold]{given.name}[/] into {where} {summary.experiment} "
                   f"({summary.backend}){found}: seeds "
-                  f"{', '.join(str(j.seed) for j in summary.jobs)}, {trained.train.epochs} "
+                  f"{', '.join(str(j.seed) for j in summary.jobs)} at {trained.train.epochs} "
                   f"epoch(s); {summary.run} run(s) trained, {summary.skipped} already stored, "
                   f"{summary.failed} failed", highlight=False, soft_wrap=True)
     store = open_store(workspace, db)
