@@ -86,6 +86,9 @@ def test_seeds_start_at_the_spec_and_ids_name_seed_and_epochs():
     assert config_hash(longer) != config_hash(spec)
     renamed = parse_spec({**_spec(epochs=3), "name": "other"})
     assert config_hash(renamed) == config_hash(spec)  # the name trains nothing
+    saved = parse_spec({**_spec(epochs=3), "train": {**_spec(epochs=3)["train"],
+                                                      "checkpoint_every": 1}})
+    assert config_hash(saved) == config_hash(spec)  # nor how often it is checkpointed
     with pytest.raises(KDAutoMLError, match="--seeds"):
         plan(spec, 0)
 

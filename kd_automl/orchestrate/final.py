@@ -111,11 +111,16 @@ def seeded(spec: ExperimentSpec, offset: int) -> ExperimentSpec:
 
 
 def _training_fields(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k not in NOT_TRAINING}
+    out = {k: v for k, v in data.items() if k not in NOT_TRAINING}
+    for section in ("train", "teacher_train"):  # how often to checkpoint trains nothing
+        if isinstance(out.get(section), dict):
+            out[section] = {k: v for k, v in out[section].items() if k != "checkpoint_every"}
+    return out
 
 
 def config_hash(spec: ExperimentSpec) -> str:
-    """The SHA-256 of what ``spec`` trains (its name, search and search settings left out)."""
+    """The SHA-256 of what ``spec`` trains (its name, search, search settings and checkpoint
+    interval left out)."""
     text = json.dumps(_training_fields(spec.to_dict()), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
