@@ -147,3 +147,27 @@ def test_the_dashboard_serves_the_same_weights_and_spec(searched, tmp_path):
     panel = str(_trial_panel(DashboardData(read_only), kept.id))
     assert weights_url(kept.id) in panel and spec_url(kept.id) in panel
     assert "no weights kept" in str(_trial_panel(DashboardData(read_only), unkept.id))
+
+
+def test_export_then_check_then_train_retrains_the_same_student(capsys, tmp_path, searched):
+    ws, store, trials = searched
+    out = tmp_path / "out"
+    assert run(capsys, "export", "-e", "tiny-kd", "--best", "--no-onnx", "-o", str(out),
+               "-w", str(ws))[0] == 0
+    assert run(capsys, "check", str(out / "spec.yaml"))[0] == 0
+    code, text, err = run(capsys, "train", str(out / "spec.yaml"), "-w", str(ws))
+    assert code == 0, err
+    source = next(t for t in store.trials([trials[0].experiment_id], with_epochs=True)
+                  if t.backend_trial_id == json.loads((out / "card.json").read_text())["trial"])
+    final = [t for t in store.trials([source.experiment_id], role="final", with_epochs=True)]
+    assert len(final) == 1 and final[0].state == "complete"
+
+    def curve(t):
+        return [(e.epoch, e.value) for e in sorted(t.epochs, key=lambda e: e.epoch)
+                if e.name == "val_acc"]
+
+    assert [e for e, _ in curve(final[0])] == [1, 2, 3, 4]
+    for (_, a), (_, b) in zip(curve(final[0]), curve(source), strict=True):
+        assert a == pytest.approx(b, abs=1e-6)
+    assert final[0].student_test_acc == pytest.approx(source.student_test_acc)
+    assert final[0].weights is not None and final[0].weights.path.is_file()
