@@ -75,7 +75,7 @@ class TrainSpec(_Strict):
     # draws the data split, the teacher and the batch order
     seed: int | None = None
     # save the training state every N epochs so a stopped trial continues (0: never; unset:
-    # every epoch of a final run, else after epochs a minute or more after the last save)
+    # after an epoch that ends 10 s (a final run) or 60 s (others) after the last save)
     checkpoint_every: int | None = Field(None, ge=0)
 
 

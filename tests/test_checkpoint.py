@@ -15,7 +15,7 @@ import torch
 import yaml
 from conftest import TINY
 
-from kd_automl.engine.checkpoint import Checkpoint
+from kd_automl.engine.checkpoint import AUTO_INTERVAL_S, FINAL_INTERVAL_S, Checkpoint
 from kd_automl.engine.result import TrialResult
 from kd_automl.engine.train import fit
 from kd_automl.engine.trial import build_distiller, get_dataset, load_teacher, teacher_args
@@ -102,8 +102,14 @@ def test_a_damaged_checkpoint_restarts_from_zero_and_says_so(tmp_path):
 def test_when_a_checkpoint_is_due():
     assert [e for e in range(1, 7) if Checkpoint("x", every=2).due(e, 6)] == [2, 4]
     assert not any(Checkpoint("x", every=0).due(e, 6) for e in range(1, 7))
-    assert [e for e in range(1, 7) if Checkpoint("x", role="final").due(e, 6)] == [1, 2, 3, 4, 5]
-    assert not any(Checkpoint("x", role="search").due(e, 6) for e in range(1, 7))  # < 60 s
+    # unset: by the time since the last save (10 s for a final run, 60 s for the others)
+    final, search = Checkpoint("x", role="final"), Checkpoint("x", role="search")
+    assert not final.due(1, 6) and not search.due(1, 6)
+    final._last_save -= FINAL_INTERVAL_S
+    search._last_save -= FINAL_INTERVAL_S
+    assert final.due(1, 6) and not final.due(6, 6) and not search.due(1, 6)
+    search._last_save -= AUTO_INTERVAL_S
+    assert search.due(1, 6)
 
 
 _TRAIN = textwrap.dedent("""

@@ -171,3 +171,15 @@ def test_export_then_check_then_train_retrains_the_same_student(capsys, tmp_path
         assert a == pytest.approx(b, abs=1e-6)
     assert final[0].student_test_acc == pytest.approx(source.student_test_acc)
     assert final[0].weights is not None and final[0].weights.path.is_file()
+
+
+def test_the_leaderboard_marks_the_trials_that_kept_weights(capsys, searched):
+    ws, store, trials = searched
+    code, text, _ = run(capsys, "leaderboard", "-e", "tiny-kd", "-w", str(ws))
+    assert code == 0 and "w: weights" in " ".join(text.split())  # the caption may wrap
+    rows = [line for line in text.splitlines() if line.startswith("│")]
+    kept = {t.backend_trial_id for t in trials if t.weights is not None}
+    marked = {r.split("│")[2].strip() for r in rows if "✓" in r}
+    assert marked == kept and len(kept) == 2
+    code, text, _ = run(capsys, "leaderboard", "-e", "tiny-kd", "-f", "json", "-w", str(ws))
+    assert {r["trial"] for r in json.loads(text) if r["weights"]} == kept

@@ -62,14 +62,18 @@ def print_leaderboard(store, experiments: list[str] | None, top: int | None, fmt
         caption.append(f"teacher {pct(next(iter(teachers)))}%")
     if len(sizes) == 1 and None not in sizes:
         caption.append(f"student {next(iter(sizes)):,} params")
+    kept = any(r.weights for r in rows)
+    if kept:
+        caption.append("w: weights kept (kd-automl export -e EXP -t TRIAL)")
     title = ("Best trial of each experiment" if query.get("best_per_experiment")
              else "Pareto front" if query.get("pareto") else "Leaderboard")
     table = Table(title=f"{title} (accuracy %; gain = test accuracy minus the student alone)",
                   caption=", ".join(caption) or None)
     show = {"experiment": many, "state": states, "method": len(methods) > 1,
-            "teacher": len(teachers) > 1, "params": len(sizes) > 1, "error": errors}
-    cols = [c for c in ("#", "experiment", "trial", "state", "method", "hyperparameters", "val",
-                        "test", "teacher", "gap", "gain", "params", "error")
+            "teacher": len(teachers) > 1, "params": len(sizes) > 1, "error": errors,
+            "w": kept}
+    cols = [c for c in ("#", "experiment", "trial", "w", "state", "method", "hyperparameters",
+                        "val", "test", "teacher", "gap", "gain", "params", "error")
             if show.get(c, True)]
     for col in cols:
         numeric = col in ("#", "val", "test", "teacher", "gap", "gain", "params")
@@ -77,7 +81,8 @@ def print_leaderboard(store, experiments: list[str] | None, top: int | None, fmt
                          min_width=24 if col == "hyperparameters" else None)
     for r in rows:
         values = {"#": str(r.rank), "experiment": f"{r.experiment} ({r.backend})",
-                  "trial": r.trial, "state": r.state, "method": r.method,
+                  "trial": r.trial, "w": "✓" if r.weights else "", "state": r.state,
+                  "method": r.method,
                   "hyperparameters": format_params(r.params), "val": pct(r.student_val_acc),
                   "test": pct(r.student_test_acc), "teacher": pct(r.teacher_test_acc),
                   "gap": pct(r.gap), "gain": pct(r.gain, signed=True),

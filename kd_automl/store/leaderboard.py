@@ -44,6 +44,7 @@ class Row:
     wall_time_s: float | None = None
     error: str | None = None
     trial_id: int = 0  # the store's id (``Store.trials_by_id``)
+    weights: str | None = None  # the kept student file (``kd-automl export`` ships it)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,7 +77,8 @@ def _row(t: TrialRecord) -> Row:
                student_flops=t.student_flops, student_latency_ms=t.student_latency_ms,
                state=t.state, dataset=e.dataset,
                teacher=e.teacher, student=e.student, objective=t.objective,
-               wall_time_s=t.wall_time_s, error=t.error, trial_id=t.id)
+               wall_time_s=t.wall_time_s, error=t.error, trial_id=t.id,
+               weights=None if t.weights is None else str(t.weights.path))
 
 
 def _sort_key(sort: str, reverse: bool, directions: dict[tuple[str, str], bool]
