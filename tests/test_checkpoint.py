@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 
+import optuna
 import pytest
 import torch
 import yaml
@@ -21,7 +22,7 @@ from kd_automl.engine.train import fit
 from kd_automl.engine.trial import build_distiller, get_dataset, load_teacher, teacher_args
 from kd_automl.orchestrate.artifacts import checkpoint_dir
 from kd_automl.orchestrate.runner import PlannedList, PlannedTrial, run_trials
-from kd_automl.spec import parse_spec
+from kd_automl.spec import load_spec, parse_spec
 from kd_automl.store import Store
 from kd_automl.workspace import Workspace
 
@@ -184,3 +185,49 @@ def test_a_trial_killed_with_sigkill_continues_from_its_checkpoint_when_retried(
         assert a == pytest.approx(b, rel=1e-6, abs=1e-7), name
     assert trial.student_test_acc == pytest.approx(reference.student_test_acc)
     assert trial.weights is not None and trial.weights.path.is_file()  # final keeps its own
+
+
+def test_a_resumed_search_continues_a_trial_ctrl_c_interrupted(tmp_path):
+    from kd_automl.orchestrate.continue_interrupted import CONTINUES
+    from kd_automl.orchestrate.optuna_run import run_study
+
+    data = copy.deepcopy(TINY)
+    data["student"] = {"arch": "cnn", "width": 8}
+    data["train"].update(epochs=8, checkpoint_every=1)
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(data))
+    ws = tmp_path / "ws"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "KD_AUTOML_WORKSPACE": str(ws)}
+    proc = subprocess.Popen([sys.executable, "-m", "kd_automl", "optuna", str(spec_file),
+                             "--trials", "3"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        metas = list((ws / "checkpoints").glob("*/*/state.json"))
+        if metas and yaml.safe_load(metas[0].read_text())["epoch"] >= 3:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"the search ended before the stop: {proc.communicate()}"
+    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    store = Store(f"sqlite:///{ws / 'kd_automl.db'}")
+    stopped = [t for t in store.trials(role="search") if t.state == "failed"]
+    assert len(stopped) == 1 and stopped[0].error == "interrupted"
+    at = stopped[0].extra["checkpoint_epoch"]
+    assert at >= 3
+
+    summary = run_study(load_spec(spec_file), n_trials=1, workspace=ws, baseline=False)
+    assert len(summary.continued) == 1 and f"after epoch {at}" in summary.continued[0]
+    study = optuna.load_study(study_name="tiny-kd", storage=summary.db)
+    again = [t for t in study.trials if t.user_attrs.get(CONTINUES) is not None]
+    assert len(again) == 1 and again[0].state == optuna.trial.TrialState.COMPLETE
+    assert again[0].user_attrs[CONTINUES] == int(stopped[0].backend_trial_id)
+    row = store.trials_by_id([again[0].user_attrs["kd_trial_id"]], with_epochs=True)[0]
+    assert row.params == stopped[0].params
+    assert row.extra["checkpoint"] == [f"resumed from the checkpoint after epoch {at}"]
+    assert sorted({e.epoch for e in row.epochs if e.name == "val_acc"}) == list(range(1, 9))
+    assert sorted(again[0].intermediate_values) == list(range(1, 9))  # the pruner's view
+    # a second resume does not continue it again
+    assert run_study(load_spec(spec_file), n_trials=0, workspace=ws,
+                     baseline=False).continued == []

@@ -19,6 +19,7 @@ from optuna.trial import TrialState
 
 from kd_automl.errors import KDAutoMLError
 from kd_automl.orchestrate import signals
+from kd_automl.orchestrate.continue_interrupted import continue_interrupted
 from kd_automl.orchestrate.heartbeat import heartbeat_for, reap_stale
 from kd_automl.orchestrate.optuna_study import (
     TARGET_ATTR,
@@ -52,6 +53,7 @@ class StudySummary:
     lost_workers: list[str] = field(default_factory=list)  # workers that died mid-run
     pareto_size: int | None = None  # multi-objective: trials on the Pareto front
     warm_started: list[str] = field(default_factory=list)  # one line per point enqueued
+    continued: list[str] = field(default_factory=list)  # interrupted trials continued
 
 
 def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
@@ -100,6 +102,7 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
         study = load_study(spec, study_name, storage_url, store_url=db_url)
         exp_id = store.experiment(spec, "optuna", name=study_name, study_name=study_name)
         reap_stale(study)  # trials left RUNNING by a run that died
+        continued = continue_interrupted(study, spec, store, ws, study_name)
         before, first = finished_count(study), len(study.get_trials(deepcopy=False))
         study.set_user_attr(TARGET_ATTR, before + n_trials)  # for `optuna worker` to join
         for line in notes(spec):
@@ -135,7 +138,7 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
                         finished_count(study) - before, best.value if best else None,
                         best.params if best else None, lost,
                         len(study.best_trials) if done and spec.multi_objective else None,
-                        warm)
+                        warm, continued)
 
 
 def _warm_start(study: optuna.Study, spec: ExperimentSpec, store: Store, study_name: str,
