@@ -5,6 +5,7 @@
 
 import copy
 import math
+import signal
 import time
 from pathlib import Path
 
@@ -29,6 +30,16 @@ TIERS = {
             "test_reskd_e2e.py", "test_reproduce.py", "test_warm_start.py", "test_strategy.py",
             "test_lean_optuna.py"),
 }
+
+
+# A Ctrl-C test sends SIGINT to a command as a terminal does. A run started in the background
+# of a non-interactive shell (``sh -c 'uv run pytest ... &'``, as CI wrappers do) inherits
+# SIGINT *ignored*; Python then installs no KeyboardInterrupt handler and every process the
+# tests start inherits the ignore, so their SIGINT did nothing (test_nni's Ctrl-C test timed
+# out in communicate(), the runs panel's Stop never stopped its ``sleep``). Give SIGINT its
+# handler back: the processes started by the tests get SIGINT's default, as in a terminal.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects
