@@ -231,3 +231,64 @@ def test_a_resumed_search_continues_a_trial_ctrl_c_interrupted(tmp_path):
     # a second resume does not continue it again
     assert run_study(load_spec(spec_file), n_trials=0, workspace=ws,
                      baseline=False).continued == []
+
+
+class _StopAt:
+    """A reporter that stops the whole run (as Ctrl-C would) in epoch ``epoch``'s report."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def report_epoch(self, epoch, metrics):
+        if epoch == self.epoch:
+            raise Stop()
+
+    def report_final(self, result):
+        pass
+
+
+def test_a_stopped_fused_group_continues_each_member_from_its_checkpoint(tmp_path):
+    data = {"name": "fused-ckpt", "dataset": {"name": "digits"},
+            "teacher": {"arch": "cnn", "width": 8, "depth": 2},
+            "student": {"arch": "cnn", "width": 4, "depth": 2}, "method": {"name": "kd"},
+            "train": {"epochs": 5, "batch_size": 64, "lr": 0.05, "augment": "crop",
+                      "checkpoint_every": 1},
+            "teacher_train": {"epochs": 2, "batch_size": 64, "lr": 0.05}}
+    spec = parse_spec(data)
+    points = [{"method.temperature": 2.0}, {"method.temperature": 6.0, "train.lr": 0.1}]
+
+    def planned(reporters=None):
+        from kd_automl.engine import NullReporter
+        from kd_automl.spec import apply_params
+
+        return [PlannedTrial(str(i), apply_params(spec, p), p,
+                             reporter=(reporters or {}).get(i, NullReporter()))
+                for i, p in enumerate(points)]
+
+    def run(ws, trials):
+        store = Store(ws.db_url)
+        try:
+            run_trials(PlannedList(trials, spec), store, store.experiment(spec, "script"), ws,
+                       fuse=2)
+        finally:
+            rows = {t.backend_trial_id: t for t in store.trials(with_epochs=True)}
+        return rows
+
+    reference = run(Workspace.resolve(tmp_path / "ref"), planned())
+    ws = Workspace.resolve(tmp_path / "ws")
+    with pytest.raises(Stop):
+        run(ws, planned({0: _StopAt(3)}))
+    stopped = {t.backend_trial_id: t for t in Store(ws.db_url).trials()}
+    assert {t.error for t in stopped.values()} == {"interrupted"}
+    assert {t.extra["checkpoint_epoch"] for t in stopped.values()} == {2}
+    rows = run(ws, planned())
+    for key, ref in reference.items():
+        t = rows[key]
+        assert t.state == "complete" and "fused" in t.extra
+        assert t.extra["checkpoint"] == ["resumed from the checkpoint after epoch 2"]
+        ours = sorted((e.epoch, e.name, e.value) for e in t.epochs)
+        theirs = sorted((e.epoch, e.name, e.value) for e in ref.epochs)
+        assert [(e, n) for e, n, _ in ours] == [(e, n) for e, n, _ in theirs]
+        for (_, name, a), (_, _, b) in zip(ours, theirs, strict=True):
+            assert a == pytest.approx(b, rel=1e-5, abs=1e-6), (key, name)
+        assert t.student_test_acc == pytest.approx(ref.student_test_acc)

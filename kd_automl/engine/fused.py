@@ -36,6 +36,7 @@ from torch import nn
 
 from kd_automl.distill import get_method
 from kd_automl.distill.base import Distiller
+from kd_automl.engine.checkpoint import Checkpoint, rng_state, set_rng_state
 from kd_automl.engine.device import autocast, pick_device
 from kd_automl.engine.fused_students import NotFusable, check_fusable, fused_students
 from kd_automl.engine.reporters import Reporter
@@ -99,6 +100,7 @@ class Member:
     started: float = field(default_factory=time.perf_counter)
     rng: tuple[torch.Tensor, torch.Tensor | None] | None = None
     meter: LossMeter = field(default_factory=LossMeter)
+    checkpoint: Checkpoint | None = None
 
     @property
     def done(self) -> bool:
@@ -139,7 +141,8 @@ def _own_rng(member: Member, device: torch.device):
 
 Done = Callable[[Hashable, TrialResult], None]
 StudentDone = Callable[[Hashable, TrainedStudent], None]
-NextMember = Callable[[], "tuple[Hashable, ExperimentSpec, Reporter] | None"]
+# (key, spec, reporter) or (key, spec, reporter, checkpoint); None: nothing to add now
+NextMember = Callable[[], "tuple | None"]
 
 
 class FusedGroup:
@@ -183,8 +186,14 @@ class FusedGroup:
 
     # ---- membership -------------------------------------------------------------------
 
-    def add(self, key: Hashable, spec: ExperimentSpec, reporter: Reporter) -> Member:
-        """Build the member's student (seeded as alone), set up its method and optimizer."""
+    def add(self, key: Hashable, spec: ExperimentSpec, reporter: Reporter,
+            checkpoint: Checkpoint | None = None) -> Member:
+        """Build the member's student (seeded as alone), set up its method and optimizer.
+
+        With ``checkpoint``, a member saved by an earlier group continues from its state (the
+        restored epochs are reported again; :class:`TrialPruned` when its pruner stops it
+        there). The first member of a new group also restores the batch stream's position,
+        so a whole group that was stopped continues as it would have."""
         if len(self.members) >= self.capacity:
             raise RuntimeError("the group is full")
         if group_key(spec) != self.key:
@@ -199,9 +208,38 @@ class FusedGroup:
         if self.method.stochastic:  # its draws continue from where its setup left the stream
             member.rng = (torch.get_rng_state(), torch.cuda.get_rng_state(self.device)
                           if self.device.type == "cuda" else None)
+        member.checkpoint = checkpoint
+        if checkpoint is not None and (state := checkpoint.load()) is not None:
+            self._restore(member, state)
         self.members.append(member)
         self._bind()
         return member
+
+    def _restore(self, member: Member, state: dict) -> None:
+        member.distiller.load_state_dict(state["distiller"])
+        member.optimizer.load_state_dict(state["optimizer"])
+        member.schedule.load_state_dict(state["schedule"])
+        if state.get("member_rng") is not None and member.rng is not None:
+            member.rng = state["member_rng"]
+        if not self.members and self.epoch == 0:  # a new group: where its stream was
+            self.stream.load_state_dict(state["stream"])
+            set_rng_state(state["rng"])
+            self.epoch = int(state["group_epoch"])
+        member.epoch = int(state["epoch"])
+        member.joined_epoch = self.epoch - member.epoch
+        for metrics in state["curve"]:
+            member.result.curve.append(metrics)
+            member.reporter.report_epoch(int(metrics["epoch"]), metrics)
+
+    def _save(self, member: Member) -> None:
+        """The member's checkpoint after its epoch, with the stream's place after it."""
+        member.checkpoint.save(member.epoch, {  # copies: a bound member's tensors are views
+            "distiller": {k: v.detach().clone() for k, v in
+                          member.distiller.state_dict().items()},
+            "optimizer": member.optimizer.state_dict(),
+            "schedule": member.schedule.state_dict(), "member_rng": member.rng,
+            "stream": self.stream.state_dict(), "rng": rng_state(),
+            "group_epoch": self.epoch, "curve": [dict(m) for m in member.result.curve]})
 
     def _bind(self) -> None:
         self.students.bind([m.distiller.student for m in self.members])
@@ -231,9 +269,11 @@ class FusedGroup:
                 item = next_member()
                 if item is None:
                     break
-                key, spec, reporter = item
+                key, spec, reporter, *rest = item
                 try:
-                    self.add(key, spec, reporter)
+                    self.add(key, spec, reporter, *rest)
+                except TrialPruned:  # its pruner stopped it on the restored curve
+                    on_done(key, TrialResult(status="pruned"))
                 except torch.cuda.OutOfMemoryError as err:
                     on_done(key, TrialResult(status="failed", error="out of memory: "
                                              f"{str(err).splitlines()[0]}"))
@@ -330,6 +370,9 @@ class FusedGroup:
                     member.result.extra.get("headline"))) is not None:
                 self.on_student(member.key, student)
             return "complete", None
+        if member.checkpoint is not None and member.checkpoint.due(member.epoch,
+                                                                   member.spec.train.epochs):
+            self._save(member)
         return None
 
     def running(self) -> list[Hashable]:

@@ -191,8 +191,7 @@ class _Runner:
                     self.close(trial, TrialResult(status="failed", error=trial.error))
                     continue
                 running[trial.key] = trial
-                # resume (#23): a member restored from its checkpoint would join here
-                return trial.key, trial.spec, trial.reporter
+                return trial.key, trial.spec, trial.reporter, self.checkpoint_of(trial)
             return None
 
         def on_done(key: Hashable, result: TrialResult) -> None:
@@ -228,21 +227,24 @@ class _Runner:
             return TrialResult(status="failed", error=trial.error)
         if trial.run is not None:
             return trial.run()
-        from kd_automl.engine.checkpoint import Checkpoint
         from kd_automl.engine.trial import run_trial
 
         def on_student(student) -> None:
             trial.student = student
 
-        if self.workspace is not None:
+        return run_trial(trial.spec, self.workspace, trial.reporter, on_student=on_student,
+                         checkpoint=self.checkpoint_of(trial))
+
+    def checkpoint_of(self, trial: PlannedTrial):
+        """The trial's checkpoint (None without a workspace), keyed by its spec: a retry of
+        the same parameters finds the one an earlier run left."""
+        from kd_automl.engine.checkpoint import Checkpoint
+
+        if self.workspace is not None and trial.spec is not None:
             trial.checkpoint = Checkpoint(
                 artifacts.checkpoint_dir(self.workspace, self.experiment_name, trial.spec),
                 trial.spec.train.checkpoint_every, trial.role)
-        result = run_trial(trial.spec, self.workspace, trial.reporter, on_student=on_student,
-                           checkpoint=trial.checkpoint)
-        if trial.checkpoint is not None and trial.checkpoint.notes:
-            result.extra["checkpoint"] = list(trial.checkpoint.notes)
-        return result
+        return trial.checkpoint
 
     @cached_property
     def experiment_name(self) -> str:
@@ -287,6 +289,8 @@ class _Runner:
     def close(self, trial: PlannedTrial, result: TrialResult) -> None:
         """Store the result and tell the source, as one step a stop signal cannot cut."""
         result.extra.update(trial.extra)
+        if trial.checkpoint is not None and trial.checkpoint.notes:
+            result.extra["checkpoint"] = list(trial.checkpoint.notes)  # resumed, or refused
         finished = told = False
         try:
             drop = self.keep_weights(trial, result)  # inside: a stop while saving abandons it
