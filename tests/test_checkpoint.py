@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import optuna
@@ -113,25 +112,11 @@ def test_when_a_checkpoint_is_due():
     assert search.due(1, 6)
 
 
-_TRAIN = textwrap.dedent("""
-    import sys, torch
-    torch.set_num_threads(1)
-    from kd_automl.orchestrate.runner import PlannedList, PlannedTrial, run_trials
-    from kd_automl.spec import load_spec
-    from kd_automl.store import Store
-    from kd_automl.workspace import Workspace
-    spec = load_spec(sys.argv[1])
-    ws = Workspace.resolve(sys.argv[2])
-    store = Store(ws.db_url)
-    exp = store.experiment(spec, "script")
-    run_trials(PlannedList([PlannedTrial("final-s0", spec, {}, role="final")], spec),
-               store, exp, ws)
-""")
-
-
 def _train_process(spec_file, ws):
+    """``kd-automl train SPEC`` in a process of its own, as a user's shell runs it."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-c", _TRAIN, str(spec_file), str(ws)], env=env,
+    return subprocess.Popen([sys.executable, "-m", "kd_automl", "train", str(spec_file),
+                             "--workspace", str(ws), "--threads", "1"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -139,16 +124,16 @@ def test_a_trial_killed_with_sigkill_continues_from_its_checkpoint_when_retried(
     data = copy.deepcopy(TINY)
     data["student"] = {"arch": "cnn", "width": 8}
     data["train"].update(epochs=8, checkpoint_every=1)
+    data.pop("search")
     spec_file = tmp_path / "spec.yaml"
     spec_file.write_text(yaml.safe_dump(data))
     spec = parse_spec(data)
 
-    # the same trial never stopped, in a workspace of its own
+    # the same training never stopped, in a workspace of its own
     ref_ws = Workspace.resolve(tmp_path / "ref")
-    ref_store = Store(ref_ws.db_url)
-    run_trials(PlannedList([PlannedTrial("final-s0", spec, {}, role="final")], spec),
-               ref_store, ref_store.experiment(spec, "script"), ref_ws)
-    reference = ref_store.trials(with_epochs=True)[0]
+    out, err = _train_process(spec_file, ref_ws.root).communicate(timeout=240)
+    reference = Store(ref_ws.db_url).trials(role="final", with_epochs=True)[0]
+    assert reference.state == "complete", err
 
     ws = Workspace.resolve(tmp_path / "ws")
     folder = checkpoint_dir(ws, spec.name, spec)
@@ -165,12 +150,12 @@ def test_a_trial_killed_with_sigkill_continues_from_its_checkpoint_when_retried(
     killed_at = yaml.safe_load((folder / "state.json").read_text())["epoch"]
     assert 3 <= killed_at < 8
     store = Store(ws.db_url)
-    assert store.trials()[0].state == "running"  # nothing could mark it: SIGKILL
+    assert store.trials(role="final")[0].state == "running"  # nothing could mark it: SIGKILL
 
-    retry = _train_process(spec_file, ws.root)
+    retry = _train_process(spec_file, ws.root)  # kd-automl train again: it continues
     out, err = retry.communicate(timeout=240)
     assert retry.returncode == 0, err
-    trial = store.trials(with_epochs=True)[0]
+    trial = store.trials(role="final", with_epochs=True)[0]
     assert trial.state == "complete"
     assert trial.extra["checkpoint"] == [f"resumed from the checkpoint after epoch {killed_at}"]
     assert not folder.exists()  # the trial ended: its checkpoint is gone
