@@ -1,6 +1,9 @@
-"""Ctrl-C during a search: exit 130, every finished trial kept, the running one marked."""
+"""Ctrl-C during a search: exit 130, every finished trial kept, the running one marked, and
+the printed command finishes the run: the interrupted trial first, then what was owed."""
 
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -33,7 +36,7 @@ def test_ctrl_c_keeps_finished_trials_and_marks_the_running_one(tmp_path, spec_f
     ws = tmp_path / "ws"
     db = f"sqlite:///{ws / 'kd_automl.db'}"
     proc = subprocess.Popen([sys.executable, "-m", "kd_automl", "optuna", str(spec_file),
-                             "--trials", "200", "--workspace", str(ws)],
+                             "--trials", "6", "--workspace", str(ws)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "COLUMNS": "160"})
     try:
@@ -55,3 +58,23 @@ def test_ctrl_c_keeps_finished_trials_and_marks_the_running_one(tmp_path, spec_f
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
     assert len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]) == \
         len(done)
+
+    # the stop says exactly what finishes the run; that command retries the interrupted trial
+    finish = re.search(r"to finish this run's 6 trials: `([^`]+)`", err)
+    assert finish, err
+    argv = shlex.split(finish.group(1))
+    owed = int(argv[argv.index("--trials") + 1])
+    assert argv[:3] == ["kd-automl", "optuna", str(spec_file)] and owed == 6 - len(done)
+    assert f"`kd-automl optuna {spec_file} --workspace {ws} --trials 6` would run 6 more" in err
+    again = subprocess.run([sys.executable, "-m", "kd_automl", *argv[1:]], capture_output=True,
+                           text=True, timeout=300, env={**os.environ, "COLUMNS": "160"})
+    assert again.returncode == 0, again.stderr
+    assert f"trial {marked[0].backend_trial_id} was interrupted; a new trial retries it" in \
+        again.stderr if marked else True
+    study = optuna.load_study(study_name="interrupted", storage=db)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 6  # what the first run was asked for
+    if marked:
+        retried = [t for t in complete if t.user_attrs.get("kd_continues") is not None]
+        assert [t.params for t in retried] == \
+            [study.trials[int(marked[0].backend_trial_id)].params]

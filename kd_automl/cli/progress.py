@@ -37,9 +37,12 @@ class _Tally:
 
 @contextlib.contextmanager
 def trial_progress(spec, total: int, console: Console,
-                   fmt_params: Callable[[dict], str] = str) -> Iterator[Callable]:
-    """Yields the ``on_trial`` callback for ``run_study``."""
+                   fmt_params: Callable[[dict], str] = str,
+                   best: float | None = None) -> Iterator[Callable]:
+    """Yields the ``on_trial`` callback for ``run_study``; ``best``: the study's best so far
+    (a resumed study shows it from the start)."""
     tally = _Tally(spec.objective.metric, spec.objective.direction == "maximize")
+    tally.best = best
     if console.is_terminal:
         from rich.progress import (
             BarColumn,

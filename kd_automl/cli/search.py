@@ -41,8 +41,9 @@ def check(spec: SpecPath) -> None:
 
 def run_optuna(spec_path: Path, trials: int, workspace, db, study, fresh, workers, gpus,
                baseline: bool = True, threads: int | None = None, fuse: int | None = None,
-               warm_start: bool = False):
-    """``run_study`` with a progress display; a stopped run says what it kept."""
+               warm_start: bool = False, command: list[str] | None = None):
+    """``run_study`` with a progress display; a stopped run says what it kept and the
+    command that finishes it (``command``: how this one was called, without ``--trials``)."""
     from kd_automl.cli.progress import trial_progress
     from kd_automl.optuna import run_study
     from kd_automl.orchestrate.signals import exit_code
@@ -51,7 +52,8 @@ def run_optuna(spec_path: Path, trials: int, workspace, db, study, fresh, worker
 
     spec = load_spec(spec_path)
     try:
-        with trial_progress(spec, trials, err_console, format_params) as on_trial:
+        best = None if fresh else _best_so_far(workspace, db, study or spec.name, spec)
+        with trial_progress(spec, trials, err_console, format_params, best) as on_trial:
             summary = run_study(spec, trials, workspace=workspace, db=db, study_name=study,
                                 fresh=fresh, workers=workers, gpus=gpus, threads=threads,
                                 fuse=fuse, on_trial=on_trial, baseline=baseline,
@@ -59,8 +61,68 @@ def run_optuna(spec_path: Path, trials: int, workspace, db, study, fresh, worker
     except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, SIGHUP: say what was kept
         err_console.print(getattr(err, "kept", "interrupted; finished trials are in the store"),
                           highlight=False, soft_wrap=True)
+        command = list(command or ["kd-automl", "optuna", str(spec_path)])
+        if fresh and "--study" not in command and getattr(err, "study_name", None):
+            command += ["--study", err.study_name]  # the new study, not the spec's
+        if (advice := resume_advice(err, trials, command)):
+            err_console.print(advice, highlight=False, soft_wrap=True)
         raise typer.Exit(exit_code(err)) from None
     return summary
+
+
+def _best_so_far(workspace, db, study_name: str, spec) -> float | None:
+    """The objective's best complete search trial in the study's experiment (a resumed
+    study's progress shows it from the start); None for a new one."""
+    from kd_automl.cli.options import read_store
+
+    try:
+        store = read_store(workspace, db)
+        exps = [e for e in store.experiments([study_name]) if e.backend == "optuna"]
+        values = [t.objective for t in store.trials([e.id for e in exps], role="search",
+                                                    states=["complete"])
+                  if t.objective is not None]
+    except Exception:  # no store yet
+        return None
+    if not values:
+        return None
+    return max(values) if spec.objective.direction != "minimize" else min(values)
+
+
+def resume_advice(err: BaseException, trials: int, command: list[str]) -> str | None:
+    """What the next command does after a stop: the exact one that finishes this run's
+    trials (the interrupted ones first), and what the same command would do instead."""
+    import os
+    import shlex
+
+    owed = getattr(err, "owed", None)
+    if owed is None:
+        return None
+    interrupted = getattr(err, "interrupted", 0)
+    retry = (f"; the {interrupted} interrupted trial(s) run first with their own parameters, "
+             "continuing from their checkpoints where they saved one" if interrupted else "")
+    finish = shlex.join([*command, "--trials", str(owed)])
+    if os.environ.get("KD_AUTOML_LAUNCH"):  # a launch from the dashboard: nobody typed it
+        head = (f"to finish this launch's {trials} trials, launch it again with trials = "
+                f"{owed} (or run `{finish}`)")
+    elif owed == 0:
+        return "this run's trials all finished" + retry.replace("; the", "; on resume, the")
+    else:
+        head = f"to finish this run's {trials} trials: `{finish}`"
+    again = shlex.join([*command, "--trials", str(trials)])
+    return f"{head}{retry}; `{again}` would run {trials} more"
+
+
+def _command(name: list[str], spec: Path | None, study: str | None, workspace, db) -> list[str]:
+    """The command line that resumes this run (the database URL only as a placeholder when
+    it may carry a password)."""
+    line = ["kd-automl", *name, *([str(spec)] if spec is not None else [])]
+    if study:
+        line += ["--study", study]
+    if workspace:
+        line += ["--workspace", str(workspace)]
+    if db:
+        line += ["--db", db if db.startswith("sqlite") else "<your --db URL>"]
+    return line
 
 
 @app.command("optuna")
@@ -85,12 +147,16 @@ def optuna_cmd(
         "method in the store, nearest teacher/student pair first (says which).")] = False,
     workspace: Workspace_ = None, db: Db = None, verbose: Verbose = False,
 ) -> None:
-    """Run (or resume) an Optuna study of SPEC; every trial lands in the store."""
+    """Run (or resume) an Optuna study of SPEC; every trial lands in the store.
+
+    Other machines join a running study with `kd-automl optuna worker SPEC --study NAME
+    --db URL` (see `kd-automl optuna worker --help`)."""
     from kd_automl.orchestrate.gpus import parse_gpus
 
     setup_logging(verbose)
     summary = run_optuna(spec, trials, workspace, db, study, fresh, workers, parse_gpus(gpus),
-                         threads=threads, fuse=fuse, warm_start=warm_start)
+                         threads=threads, fuse=fuse, warm_start=warm_start,
+                         command=_command(["optuna"], spec, study, workspace, db))
     console.print(f"study [bold]{summary.study_name}[/]: {summary.trials_run} trial(s) run; "
                   f"store {summary.db}")
     print_leaderboard(open_store(workspace, summary.db), [summary.experiment], top=10,
@@ -112,7 +178,8 @@ def demo(
 
     setup_logging(verbose)
     ws = Workspace.resolve(workspace)
-    summary = run_optuna(Path(DEMO_SPEC), trials, ws.root, db, None, fresh, 1, None)
+    summary = run_optuna(Path(DEMO_SPEC), trials, ws.root, db, None, fresh, 1, None,
+                         command=_command(["demo"], None, None, workspace, db))
     store = open_store(ws.root, summary.db)
     console.print(f"\nstudy [bold]{summary.study_name}[/] ({summary.trials_run} new trial(s)); "
                   f"database {summary.db}")

@@ -1,9 +1,10 @@
-"""A resumed Optuna search continues the trials a stop interrupted after a checkpoint.
+"""A resumed Optuna search first retries the trials a stop interrupted.
 
-A trial stopped by Ctrl-C or SIGTERM is FAIL in Optuna (``abandoned: interrupted``) and its
-checkpoint stays in the workspace (:mod:`kd_automl.engine.checkpoint`). On resume, each such
-trial whose checkpoint is still there is enqueued once with its own parameters; the runner
-finds the checkpoint by the trial's spec and training continues at the next epoch. (A trial
+A trial stopped by Ctrl-C or SIGTERM is FAIL in Optuna (``abandoned: interrupted``); if it
+saved a checkpoint, that stays in the workspace (:mod:`kd_automl.engine.checkpoint`). On
+resume, each such trial is enqueued once with its own parameters, ahead of new points; the
+runner finds its checkpoint by the trial's spec, so training continues at the next epoch
+(from epoch 0 when it left none). The retries are among the run's ``--trials``. (A trial
 whose worker was lost is retried by the heartbeat's callback the same way.)
 
 >>> lines = continue_interrupted(study, spec, store, workspace, "digits-kd")  # doctest: +SKIP
@@ -30,7 +31,7 @@ CONTINUES = "kd_continues"  # user attr of an enqueued trial: the number it cont
 
 def continue_interrupted(study: optuna.Study, spec: ExperimentSpec, store: Store,
                          workspace: Workspace, experiment: str) -> list[str]:
-    """Enqueue the interrupted trials that left a checkpoint; one line per trial."""
+    """Enqueue the interrupted trials, each once; one line per trial."""
     trials = study.get_trials(deepcopy=False)
     continued = {t.user_attrs.get(CONTINUES) for t in trials}
     rows = {}
@@ -48,12 +49,12 @@ def continue_interrupted(study: optuna.Study, spec: ExperimentSpec, store: Store
             trial_spec = apply_params(spec, row.params, source=f"trial {t.number}")
         except KDAutoMLError:
             continue
-        if not (checkpoint_dir(workspace, experiment, trial_spec) / STATE).is_file():
-            continue
+        saved = (checkpoint_dir(workspace, experiment, trial_spec) / STATE).is_file()
         study.enqueue_trial(t.params, user_attrs={CONTINUES: t.number})
         epoch = row.extra.get("checkpoint_epoch")
-        lines.append(f"trial {t.number} was interrupted; a new trial continues it from its "
-                     f"checkpoint{f' after epoch {epoch}' if epoch else ''}")
+        lines.append(f"trial {t.number} was interrupted; a new trial retries it "
+                     + (f"from its checkpoint{f' after epoch {epoch}' if epoch else ''}"
+                        if saved else "from epoch 0 (it saved no checkpoint)"))
     for line in lines:
         log.warning("%s", line)
     return lines

@@ -129,6 +129,10 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
                                    workers, gpus, threads, store, exp_id, on_trial, run_here)
         except KeyboardInterrupt as err:
             err.kept = _kept(study, before, first, db_url, err)  # type: ignore[attr-defined]
+            err.owed = max(0, n_trials - (finished_count(study) - before))  # type: ignore
+            err.study_name = study_name  # type: ignore[attr-defined]
+            err.interrupted = sum("abandoned" in t.user_attrs  # type: ignore[attr-defined]
+                                  for t in study.get_trials(deepcopy=False)[first:])
             raise
     study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url))
     done = [t for t in study.trials if t.state == TrialState.COMPLETE]
@@ -176,5 +180,4 @@ def _kept(study: optuna.Study, before: int, first: int, db_url: str,
     name = "Ctrl-C" if how == signal.SIGINT else signal.Signals(how).name
     tail = f"; {running} still marked running" if running else ""
     return (f"stopped by {name}: {done} finished trial(s) of this run kept in {db_url}; "
-            f"{marked} running trial(s) stored as interrupted{tail}; "
-            "run the same command to resume")
+            f"{marked} running trial(s) stored as interrupted{tail}")

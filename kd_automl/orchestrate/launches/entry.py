@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -44,6 +45,7 @@ class _Masking(io.TextIOBase):
 def run(folder: Path) -> int:
     """Run the launch kept in ``folder``; returns (and records) its exit code."""
     rec = load(folder)
+    os.environ["KD_AUTOML_LAUNCH"] = folder.name  # what the command says after a stop
     sys.stdout = _Masking(sys.stdout)
     install()  # SIGTERM and SIGHUP stop it as Ctrl-C does, even before the search starts
     code: int = 1
