@@ -15,6 +15,36 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def _help_reads_like_click() -> None:
+    """Typer's rich help shows a type for every option (``--reverse <bool>``, though a flag
+    takes no value: ``--reverse true`` is refused) and braces around a required argument in
+    the usage line (``{spec}``). Show flags bare and arguments as ``SPEC`` / ``[SPEC]``, as
+    click does. A typer without these hooks is left as it is."""
+    from typer import core
+
+    option, argument = getattr(core, "TyperOption", None), getattr(core, "TyperArgument", None)
+    if option is not None and hasattr(option, "display_type_rich") \
+            and not getattr(option, "_kd_flags_bare", False):
+        shown = option.display_type_rich
+
+        def display_type_rich(self, ctx):
+            if getattr(self, "is_flag", False) or getattr(self, "count", False):
+                return None  # a flag takes no value: no metavar
+            return shown(self, ctx)
+
+        option.display_type_rich, option._kd_flags_bare = display_type_rich, True
+    if argument is not None and hasattr(argument, "_usage_display_name"):
+        def _usage_display_name(self) -> str:
+            name = self.metavar or self.name.upper()
+            name = name if self.required else f"[{name}]"
+            return name + ("..." if self.nargs != 1 else "")
+
+        argument._usage_display_name = _usage_display_name
+
+
+_help_reads_like_click()
+
+
 class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"

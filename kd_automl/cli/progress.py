@@ -35,14 +35,24 @@ class _Tally:
                 f"best {self.metric} {best}")
 
 
+def teacher_note(cached: bool | None) -> str:
+    """What the run does first about its teacher, by what ``teacher_cached`` said."""
+    if cached is None:  # no teacher, or one per sampled configuration
+        return "starting"
+    return "teacher: cached" if cached else "training the teacher (cached for later runs)"
+
+
 @contextlib.contextmanager
 def trial_progress(spec, total: int, console: Console,
                    fmt_params: Callable[[dict], str] = str,
-                   best: float | None = None) -> Iterator[Callable]:
+                   best: float | None = None,
+                   teacher: bool | None = False) -> Iterator[Callable]:
     """Yields the ``on_trial`` callback for ``run_study``; ``best``: the study's best so far
-    (a resumed study shows it from the start)."""
+    (a resumed study shows it from the start); ``teacher``: whether the teacher is cached
+    (None: no one teacher to train)."""
     tally = _Tally(spec.objective.metric, spec.objective.direction == "maximize")
     tally.best = best
+    first = teacher_note(teacher)
     if console.is_terminal:
         from rich.progress import (
             BarColumn,
@@ -55,7 +65,7 @@ def trial_progress(spec, total: int, console: Console,
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console,
                       transient=False) as progress:
-            task = progress.add_task(spec.name, total=total, info="training teacher...")
+            task = progress.add_task(spec.name, total=total, info=f"{first}...")
 
             def on_bar(event) -> None:
                 r = event.result
@@ -94,7 +104,7 @@ def trial_progress(spec, total: int, console: Console,
         say(f"[{tally.done}/{total}] trial {event.number} {r.status}{value}{why} "
             f"{fmt_params(event.params)} | {tally.info()}")
 
-    say(f"{total} trial(s) to run; training the teacher (cached after the first run)")
+    say(f"{total} trial(s) to run; {first}")
     yield on_line
 
 

@@ -51,7 +51,9 @@ def leaderboard_cmd(
         help="Cross-experiment view: rank the best trial of each experiment.")] = False,
     pareto: Annotated[bool, typer.Option(
         "--pareto", help="Only the Pareto front of each experiment's objectives.")] = False,
-    top: Annotated[int | None, typer.Option(help="Show the best K trials.")] = None,
+    top: Annotated[int | None, typer.Option(
+        help="Show the best K trials (default: all); a line under the table counts those "
+        "not shown.")] = None,
     confirmed: Annotated[bool, typer.Option(
         "--confirmed", help="Only the confirmed results (kd-automl confirm): mean ± std over "
         "seeds and paired differences, best confirmed mean first.")] = False,

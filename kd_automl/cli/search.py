@@ -51,9 +51,11 @@ def run_optuna(spec_path: Path, trials: int, workspace, db, study, fresh, worker
     from kd_automl.store import format_params
 
     spec = load_spec(spec_path)
+    teacher = _teacher_cached(spec, workspace)
     try:
         best = None if fresh else _best_so_far(workspace, db, study or spec.name, spec)
-        with trial_progress(spec, trials, err_console, format_params, best) as on_trial:
+        with trial_progress(spec, trials, err_console, format_params, best,
+                            teacher=teacher) as on_trial:
             summary = run_study(spec, trials, workspace=workspace, db=db, study_name=study,
                                 fresh=fresh, workers=workers, gpus=gpus, threads=threads,
                                 fuse=fuse, on_trial=on_trial, baseline=baseline,
@@ -125,6 +127,17 @@ def _command(name: list[str], spec: Path | None, study: str | None, workspace, d
     return line
 
 
+def _teacher_cached(spec, workspace) -> bool | None:
+    """Whether the run finds its teacher in the cache (None: no one teacher to train)."""
+    from kd_automl.engine.trial import teacher_cached
+    from kd_automl.workspace import Workspace
+
+    try:
+        return teacher_cached(spec, Workspace.resolve(workspace))
+    except KDAutoMLError:  # an unusable workspace: run_study says so
+        return False
+
+
 @app.command("optuna")
 def optuna_cmd(
     spec: SpecPath,
@@ -149,8 +162,7 @@ def optuna_cmd(
 ) -> None:
     """Run (or resume) an Optuna study of SPEC; every trial lands in the store.
 
-    Other machines join a running study with `kd-automl optuna worker SPEC --study NAME
-    --db URL` (see `kd-automl optuna worker --help`)."""
+    More processes or machines join it: kd-automl optuna worker SPEC --study NAME --db URL"""
     from kd_automl.orchestrate.gpus import parse_gpus
 
     setup_logging(verbose)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand
 
 from kd_automl.cli.options import Verbose, Workspace_, console, err_console, setup_logging
 
@@ -14,7 +15,14 @@ app = typer.Typer()
 WORKER_ARGV = ("optuna", "worker")  # `kd-automl optuna worker ...` runs this command
 
 
-@app.command("optuna-worker", hidden=True)
+class _WorkerCommand(TyperCommand):
+    """Its usage line and error hints name it as typed: ``kd-automl optuna worker``."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        return super().make_context(" ".join(WORKER_ARGV), args, parent=parent, **extra)
+
+
+@app.command("optuna-worker", hidden=True, cls=_WorkerCommand)
 def optuna_worker(
     spec: Annotated[Path, typer.Argument(help="The study's experiment spec.")],
     study: Annotated[str, typer.Option(help="Name of the running study to join.")],

@@ -57,6 +57,13 @@ def _try_load(model: nn.Module, ckpt: Path, manifest: Path) -> dict[str, Any] | 
         return None
 
 
+def is_cached(folder: Path, name: str, fields: dict[str, Any]) -> bool:
+    """Whether the cache holds an entry for ``fields`` (its files are there; a broken entry is
+    found, and retrained, when it is loaded)."""
+    stem = f"{name}-{cache_key(fields)}"
+    return (folder / f"{stem}.pt").is_file() and (folder / f"{stem}.json").is_file()
+
+
 def load_or_train(folder: Path, name: str, fields: dict[str, Any], model: nn.Module,
                   train: Callable[[nn.Module], dict[str, Any]]) -> CachedModel:
     """Load ``model``'s weights from the cache entry for ``fields``, or train and store them.

@@ -19,7 +19,7 @@ from kd_automl.engine.checkpoint import Checkpoint
 from kd_automl.engine.device import pick_device, prepare_model, seed_everything
 from kd_automl.engine.reporters import NullReporter, Reporter
 from kd_automl.engine.result import TrialResult
-from kd_automl.engine.teacher_cache import load_or_train
+from kd_automl.engine.teacher_cache import is_cached, load_or_train
 from kd_automl.engine.teacher_outputs import teacher_logits
 from kd_automl.engine.train import evaluate, fit, member_accuracies
 from kd_automl.errors import KDAutoMLError, TrialDiverged, TrialPruned
@@ -75,6 +75,24 @@ def _teacher_fields(spec: ExperimentSpec, model: ModelSpec, budget: TrainSpec) -
             "model": model.model_dump(mode="json"),
             "train": budget.model_dump(mode="json", exclude={"seed"}, exclude_none=True),
             "seed": spec.seed}
+
+
+TEACHER_FIELDS = ("dataset", "teacher", "teacher_train", "seed")  # what the teacher depends on
+
+
+def teacher_cached(spec: ExperimentSpec, workspace: Workspace) -> bool | None:
+    """Whether ``spec``'s teacher is in the workspace's cache already; None when there is no
+    one teacher to ask about (the method trains none, or the search varies it)."""
+    from kd_automl.distill import get_method
+
+    if spec.teacher is None or not get_method(spec.method.name).needs_teacher:
+        return None
+    varied = TEACHER_FIELDS + (() if spec.teacher_train else ("train",))
+    if any(key.split(".")[0] in varied for key in spec.search):
+        return None
+    name = f"{spec.dataset.name}-{spec.teacher.arch}"
+    return is_cached(workspace.root / "teachers", name,
+                     _teacher_fields(spec, spec.teacher, spec.teacher_budget))
 
 
 def train_teacher(spec: ExperimentSpec, data: Dataset, workspace: Workspace,
