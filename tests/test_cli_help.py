@@ -82,3 +82,36 @@ def _write(tmp_path, data) -> str:
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(data))
     return str(path)
+
+
+def test_a_leaderboard_says_which_trials_it_does_not_show(capsys, tmp_path):
+    from helpers.stores import fill
+
+    from kd_automl.store import Store
+
+    db = f"sqlite:///{tmp_path / 'kd.db'}"
+    store = Store(db)
+    fill(store, 12, pruned=3, failed=1)
+    store.dispose()
+    code, out, _ = run(capsys, "leaderboard", "--db", db)
+    assert code == 0
+    assert "12 of 16 search trials shown; not shown: 3 pruned, 1 failed (--state all)" \
+        in _words(out)
+    code, out, _ = run(capsys, "leaderboard", "--db", db, "--top", "10")
+    assert "10 of 16 search trials shown; not shown: 2 complete beyond --top 10, 3 pruned, " \
+        "1 failed (--state all)" in _words(out)
+    code, out, _ = run(capsys, "leaderboard", "--db", db, "--state", "all")
+    assert "search trials shown" not in out  # every trial is in the table
+
+
+def test_the_reports_experiment_table_counts_search_trials_only(tmp_path):
+    from helpers.stores import fill
+
+    from kd_automl.analysis.report import _summary
+    from kd_automl.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'kd.db'}")
+    fill(store, 10, pruned=2)  # and the student alone: a baseline trial, complete
+    html = _summary(store.experiments(), store.trials())
+    assert "search trials by state" in html and "complete 10, pruned 2" in html
+    store.dispose()

@@ -52,9 +52,10 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]
 def _summary(exps: list[ExperimentRecord], trials: list[TrialRecord]) -> str:
     counts: dict[int, dict[str, int]] = {}
     best: dict[int, TrialRecord] = {}
-    for t in trials:
-        counts.setdefault(t.experiment_id, {}).setdefault(t.state, 0)
-        counts[t.experiment_id][t.state] += 1
+    for t in trials:  # search trials only: the student alone has its own column
+        if t.role == "search":
+            counts.setdefault(t.experiment_id, {}).setdefault(t.state, 0)
+            counts[t.experiment_id][t.state] += 1
     for t in leaderboard_best(trials):
         best[t.experiment_id] = t
     rows = []
@@ -68,7 +69,7 @@ def _summary(exps: list[ExperimentRecord], trials: list[TrialRecord]) -> str:
                      _pct(b.student_test_acc if b else None), _pct(e.baseline_test_acc),
                      _params(b.params) if b else "–"])
     return _table(["experiment", "backend", "dataset", "teacher", "student", "method",
-                   "trials by state", "objective", "best %", "best: test acc %",
+                   "search trials by state", "objective", "best %", "best: test acc %",
                    "student alone: test acc %", "best hyperparameters"], rows, {8, 9, 10})
 
 

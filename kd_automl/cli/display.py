@@ -17,6 +17,31 @@ def pct(v, signed: bool = False) -> str:
     return f"{100 * v:+.2f}" if signed else f"{100 * v:.2f}"
 
 
+def not_shown(rows: list, every: list, top: int | None) -> str | None:
+    """The line under a leaderboard of ``rows`` when some of ``every`` search trial the same
+    filters match (in any state) are not in it: how many, in which state, and the option
+    that shows them. None when every trial is shown."""
+    shown = {r.trial_id for r in rows}
+    hidden: dict[str, int] = {}
+    for r in every:
+        if r.trial_id not in shown:
+            hidden[r.state] = hidden.get(r.state, 0) + 1
+    if not hidden:
+        return None
+    shown_states = {r.state for r in rows}
+    parts, other_states = [], False
+    for state in ("complete", "pruned", "failed", "running", *sorted(hidden)):
+        n = hidden.pop(state, 0)
+        if n and state in shown_states and top:
+            parts.append(f"{n} {state} beyond --top {top}")
+        elif n:
+            parts.append(f"{n} {state}")
+            other_states = True
+    hint = " (--state all)" if other_states else ""
+    return (f"{len(rows)} of {len(every)} search trials shown; not shown: "
+            f"{', '.join(parts)}{hint}")
+
+
 def print_leaderboard(store, experiments: list[str] | None, top: int | None, fmt: str,
                       out: Path | None = None, **query) -> None:
     """Print (or, with ``out``, export) the leaderboard; ``query`` goes to ``leaderboard``."""
@@ -39,8 +64,15 @@ def print_leaderboard(store, experiments: list[str] | None, top: int | None, fmt
     if not rows:
         filtered = any(query.get(k) for k in ("dataset", "teacher", "student", "method",
                                               "backend"))
+        states = list(query.get("states", ["complete"]) or ["all"])
         console.print("no trials match the filters" if filtered
-                      else "no completed search trials yet")
+                      else "no completed search trials yet" if states == ["complete"]
+                      else f"no search trials in state {', '.join(states)}")
+        if not filtered:
+            note = not_shown(rows, leaderboard(store, experiments, **{**query, "states": None}),
+                             top)
+            if note:
+                console.print(note, highlight=False)
         if not filtered:  # runs of kd-automl train without a search still show
             from kd_automl.cli.finals import print_finals
 
@@ -90,6 +122,11 @@ def print_leaderboard(store, experiments: list[str] | None, top: int | None, fmt
                   "error": r.error or ""}
         table.add_row(*(values[c] for c in cols))
     console.print(table)
+    if not (query.get("best_per_experiment") or query.get("pareto")):
+        every = leaderboard(store, experiments, **{**query, "states": None})
+        note = not_shown(rows, every, top)
+        if note:
+            console.print(note, highlight=False)
     from kd_automl.cli.confirmed import print_confirmed
     from kd_automl.cli.finals import print_finals
 
