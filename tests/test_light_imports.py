@@ -10,9 +10,11 @@ import sys
 import pytest
 from helpers.stores import fill
 
+from kd_automl.extras import nni_installed
 from kd_automl.store import Store
 
 HEAVY = {"alembic", "dash", "nni", "optuna", "torch"}
+NEEDS_NNI = pytest.mark.skipif(not nni_installed(), reason='NNI is not installed (the "nni" extra)')
 
 
 def _loaded(code: str, cwd=None, **env: str) -> set[str]:
@@ -49,7 +51,7 @@ def db(tmp_path):
 
 
 @pytest.mark.parametrize("args", [("leaderboard", "--top", "3"), ("launches", "list"),
-                                  ("nni", "list")], ids=" ".join)
+                                  pytest.param(("nni", "list"), marks=NEEDS_NNI)], ids=" ".join)
 def test_read_commands_load_neither_torch_nor_optuna(args, db, tmp_path):
     extra = ("--db", db) if args[0] == "leaderboard" else ()
     assert _loaded(_command(*args, *extra), cwd=tmp_path,
@@ -72,3 +74,67 @@ def test_the_head_read_without_alembic_is_alembics_head():
     from kd_automl.store.db import alembic_config, head_revision
 
     assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+# NNI is the `nni` extra: nothing but its own commands imports it, and without it they say in
+# one line how to install it (the subprocess sets sys.modules["nni"] = None: `import nni` fails
+# as it does where the extra is not installed)
+NO_NNI = 'import sys\nsys.modules["nni"] = None\n'
+
+
+@pytest.mark.parametrize("args", [("check", "digits_kd"), ("leaderboard", "--top", "3")],
+                         ids=" ".join)
+def test_the_cli_app_and_its_commands_never_import_nni(args, db, tmp_path):
+    extra = ("--db", db) if args[0] == "leaderboard" else ()
+    code = f"import kd_automl.cli.app\n{_command(*args, *extra)}"
+    assert "nni" not in _loaded(code, cwd=tmp_path, KD_AUTOML_WORKSPACE=str(tmp_path / "ws"))
+
+
+@pytest.mark.parametrize("args", [("nni", "list"), ("nni", "start", "digits_kd"),
+                                  ("reskd", "digits_reskd", "--backend", "nni")], ids=" ".join)
+def test_without_nni_its_commands_say_in_one_line_how_to_install_it(args, tmp_path):
+    from kd_automl.extras import NNI_MISSING
+
+    code = f"{NO_NNI}from kd_automl.cli import main\nmain({list(args)!r})"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1",
+                                                          "KD_AUTOML_WORKSPACE": str(tmp_path)})
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip() == f"error: {NNI_MISSING}"  # one line, no traceback
+    assert not (tmp_path / "teachers").exists()  # said before any work
+
+
+def test_without_nni_the_dashboards_nni_launch_is_off_and_says_how_to_install_it(tmp_path):
+    code = NO_NNI + """
+import json
+from kd_automl.dashboard.launch_form import form
+from kd_automl.errors import KDAutoMLError
+from kd_automl.orchestrate.launches import LaunchRequest
+from kd_automl.ready_specs import ready_spec
+from kd_automl.workspace import Workspace
+
+def find(c, id):
+    if getattr(c, "id", None) == id:
+        return c
+    kids = getattr(c, "children", None)
+    for k in kids if isinstance(kids, list) else [kids] if kids is not None else []:
+        if (hit := find(k, id)) is not None:
+            return hit
+
+nni = find(form(Workspace.resolve(None)), "launch-backend").options[1]
+try:
+    LaunchRequest(backend="nni", spec_text=ready_spec("digits_kd").read_text()).check()
+    said = None
+except KDAutoMLError as err:
+    said = str(err)
+print(json.dumps({"option": nni, "said": said, "nni": "nni" in sys.modules}))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1",
+                                                          "KD_AUTOML_WORKSPACE": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    from kd_automl.extras import NNI_MISSING
+
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["option"] == {"label": f" NNI ({NNI_MISSING})", "value": "nni", "disabled": True}
+    assert out["said"] == NNI_MISSING

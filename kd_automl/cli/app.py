@@ -37,7 +37,10 @@ def main(argv: list[str] | None = None) -> None:
         app(args=rewrite_argv(list(sys.argv[1:] if argv is None else argv)),
             prog_name="kd-automl")
     except KDAutoMLError as err:
-        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        from rich.markup import escape  # a message's [brackets] are text ("kd-automl[nni]")
+
+        err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False,
+                          soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted; finished trials are in the store")

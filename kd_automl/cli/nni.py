@@ -32,6 +32,17 @@ Detach = Annotated[bool, typer.Option(
     "--detach", help="Return right after launch; the experiment keeps running.")]
 
 
+def _nni():
+    """The NNI backend, or one line saying how to install NNI (the ``nni`` extra). ``import``
+    reads NNI's SQLite file itself and runs without it."""
+    from kd_automl.extras import require_nni
+
+    require_nni()
+    from kd_automl.orchestrate import nni as nx
+
+    return nx
+
+
 def _watch(launch, ws, db_url: str, maximize: bool, total: int | None) -> None:
     """Show progress until the experiment ends; Ctrl-C stops it cleanly."""
     from rich.live import Live
@@ -80,10 +91,10 @@ def start_cmd(
     workspace: Workspace_ = None, db: Db = None, verbose: Verbose = False,
 ) -> None:
     """Launch an NNI experiment of SPEC; prints the web UI URL, then shows progress."""
-    from kd_automl.orchestrate import nni as nx
     from kd_automl.orchestrate.gpus import parse_gpus
     from kd_automl.spec import load_spec
 
+    nx = _nni()
     setup_logging(verbose)
     s = load_spec(spec)
     ws = Workspace.resolve(workspace)
@@ -113,7 +124,7 @@ def resume_cmd(
     workspace: Workspace_ = None, db: Db = None,
 ) -> None:
     """Resume a stopped experiment (its trials keep landing in the store)."""
-    from kd_automl.orchestrate import nni as nx
+    nx = _nni()
 
     ws = Workspace.resolve(workspace)
     launch = nx.resume(ws, experiment_id, port=port, host=host, trials=trials)
@@ -132,7 +143,7 @@ def view_cmd(
     """Serve the read-only web UI of a finished experiment until Ctrl-C."""
     import time
 
-    from kd_automl.orchestrate import nni as nx
+    nx = _nni()
 
     launch = nx.view(Workspace.resolve(workspace), experiment_id, port=port, host=host)
     console.print(f"viewing [bold]{launch.id}[/]; web UI: {launch.url}")
@@ -151,7 +162,7 @@ def view_cmd(
 def stop_cmd(experiment_id: Annotated[str, typer.Argument(help="NNI experiment id.")],
              workspace: Workspace_ = None) -> None:
     """Stop a running experiment."""
-    from kd_automl.orchestrate import nni as nx
+    nx = _nni()
 
     stopped = nx.stop(Workspace.resolve(workspace), experiment_id)
     console.print(f"stopped {experiment_id}" if stopped else f"{experiment_id} was not running")
@@ -161,7 +172,7 @@ def stop_cmd(experiment_id: Annotated[str, typer.Argument(help="NNI experiment i
 def list_cmd(workspace: Workspace_ = None) -> None:
     """List this workspace's NNI experiments (the web UI's URL of those served, to the user
     who launched them)."""
-    from kd_automl.orchestrate import nni as nx
+    nx = _nni()
 
     rows = nx.list_experiments(Workspace.resolve(workspace))
     if not rows:

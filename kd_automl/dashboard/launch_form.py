@@ -62,8 +62,11 @@ def _text(id: str, label: str, placeholder: str, width: str = "9em") -> html.Lab
 
 def form(ws: Workspace) -> html.Div:
     """The form's components."""
+    from kd_automl.extras import NNI_MISSING, nni_installed
     from kd_automl.orchestrate.nni import ASSESSORS, TUNERS
 
+    nni = ({"label": " NNI", "value": "nni"} if nni_installed() else  # one line: how to add it
+           {"label": f" NNI ({NNI_MISSING})", "value": "nni", "disabled": True})
     return html.Div([
         html.Div([
             dcc.Dropdown(id="spec-choice", options=_choices(ws), placeholder="a ready or "
@@ -81,8 +84,7 @@ def form(ws: Workspace) -> html.Div:
         dcc.Store(id="spec-source"),
         html.Div([
             dcc.RadioItems(id="launch-backend", value="optuna", inline=True,
-                           options=[{"label": " Optuna", "value": "optuna"},
-                                    {"label": " NNI", "value": "nni"}],
+                           options=[{"label": " Optuna", "value": "optuna"}, nni],
                            labelStyle={"marginRight": "1em"}),
             _number("launch-trials", 16, "trials"),
             _text("launch-gpus", "GPUs", "e.g. 0,1", "6em"),

@@ -26,6 +26,7 @@ import warnings
 from typing import Any
 
 from kd_automl.errors import KDAutoMLError
+from kd_automl.extras import require_nni
 from kd_automl.reskd.config import ArchSpace
 from kd_automl.reskd.search import StageSearch
 from kd_automl.workspace import Workspace
@@ -35,6 +36,7 @@ STRATEGIES = ("Random", "RegularizedEvolution", "TPE")
 
 def _import_nas():
     """NNI's NAS modules, without PyTorch-Lightning (only NNI's Lightning evaluators need it)."""
+    require_nni()
     try:
         import nni
 
@@ -46,8 +48,9 @@ def _import_nas():
         from nni.nas.evaluator import FunctionalEvaluator
         from nni.nas.experiment import NasExperiment, NasExperimentConfig
     except Exception as err:
-        raise KDAutoMLError(f"NNI NAS is not usable ({type(err).__name__}: {err}); "
-                            "reinstall with `uv sync`") from None
+        raise KDAutoMLError(f"NNI NAS is not usable ({type(err).__name__}: {err}); reinstall "
+                            'it: pip install "kd-automl[nni]" (or `uv sync` in a checkout)'
+                            ) from None
     if not logging.getLogger().isEnabledFor(logging.INFO):
         for name in ("nni", "nni.nas", "nni.experiment", "nni.runtime"):
             logging.getLogger(name).setLevel(logging.WARNING)

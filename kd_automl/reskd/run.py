@@ -66,6 +66,10 @@ def run_reskd(spec: ExperimentSpec, ws: Workspace, store: Store, *, backend: Bac
     cfg = reskd_config(spec)
     if backend not in ("optuna", "nni"):
         raise KDAutoMLError(f"unknown backend {backend!r}; use optuna or nni")
+    if backend == "nni":
+        from kd_automl.extras import require_nni
+
+        require_nni()  # before the teacher trains
     strategy = strategy or cfg.strategy
     n_trials = trials_per_stage or cfg.trials_per_stage
     start = time.perf_counter()

@@ -15,7 +15,12 @@ import signal
 import sys
 from pathlib import Path
 
-import nni
+from kd_automl.extras import NNI_MISSING
+
+try:
+    import nni
+except ImportError:  # run by NNI only; by hand without NNI, say how to install it
+    sys.exit(NNI_MISSING)
 
 from kd_automl.engine import TrialResult
 from kd_automl.orchestrate.recording import run_sampled

@@ -56,7 +56,10 @@ class LaunchRequest:
             raise KDAutoMLError(f"study {self.study!r}: use letters, digits, '.', '_', '-'")
         parse_gpus(self.gpus)
         if self.backend == "nni":
+            from kd_automl.extras import require_nni
             from kd_automl.orchestrate.nni import ASSESSORS, TUNERS
+
+            require_nni()
 
             if self.tuner not in TUNERS:
                 raise KDAutoMLError(f"unknown tuner {self.tuner!r}; use one of "

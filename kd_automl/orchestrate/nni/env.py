@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kd_automl.errors import KDAutoMLError
+from kd_automl.extras import require_nni
 from kd_automl.orchestrate.nni.private import make_private
 from kd_automl.workspace import Workspace
 
@@ -45,12 +46,15 @@ def prepare_env(ws: Workspace, host: str = "127.0.0.1", prefix: str = "") -> Non
 
 
 def import_nni():
+    """NNI's ``Experiment`` and ``RunMode``; one :class:`KDAutoMLError` saying how to install
+    NNI when it is missing (the ``nni`` extra), or what broke when it does not import."""
+    require_nni()
     try:
         import nni  # noqa: F401
         from nni.experiment import Experiment, RunMode
-    except Exception as err:  # missing or broken install
-        raise KDAutoMLError(f"NNI is not usable ({type(err).__name__}: {err}); "
-                            "reinstall with `uv sync`") from None
+    except Exception as err:  # a broken install
+        raise KDAutoMLError(f"NNI is not usable ({type(err).__name__}: {err}); reinstall it: "
+                            'pip install "kd-automl[nni]" (or `uv sync` in a checkout)') from None
     import logging
 
     # NNI logs every step and a list of "web portal URLs" on all interfaces, which the guard
