@@ -110,10 +110,14 @@ def test_many_trials_with_failed_and_pruned_two_backends(store):
     scatter, heat = ta.data
     assert scatter.type == "scatter" and heat.type == "heatmap"
     assert scatter.xaxis == "x" and heat.xaxis == "x2"
-    assert "mean of 42 trials in 4×4 cells" in note_of(ta)
-    assert sum(int(n) for row in heat.text for n in row) == 42
+    # one method's trials only (DKD's alpha means something else), the other one named
+    assert "mean of 30 trials in 3×3 cells" in note_of(ta)
+    assert "method kd only (30 trials); 12 trials of other methods" in note_of(ta)
+    assert "dkd-nni" in note_of(ta) and ta.layout.yaxis.title.text == "alpha (kd's own)"
+    assert sum(int(n) for row in heat.text for n in row) == 30
     assert min(scatter.marker.color) > 80  # the objective (val acc) in %, not a fraction
-    done = [t for t in trials if t.state == "complete" and t.role == "search"]
+    done = [t for t in trials if t.state == "complete" and t.role == "search"
+            and t.experiment.name == "kd-optuna"]
     assert sorted(scatter.marker.color) == pytest.approx(sorted(100 * t.student_val_acc
                                                                 for t in done))
     assert "student alone" in note_of(ta)
@@ -218,3 +222,52 @@ def test_history_draws_the_student_alone_and_kd_at_defaults_lines(store):
     assert list(lines["tiny-kd: KD at defaults (mean of 2)"].x) == [0, 4]  # the trials' span
     marks = [tr for tr in hist.data if tr.mode == "markers"][0]
     assert sorted(marks.x) == [0, 1, 2, 3, 4]  # confirm rows are not search trials
+
+
+def test_figures_compare_like_with_like(store):
+    """Panels group runs of one dataset, teacher, student, seed and budget; axes never mix
+    two methods' parameters; a parameter some trials lack is not drawn; pruned trials show."""
+    from helpers.stores import result, spec
+
+    from kd_automl.spec import parse_spec
+
+    fill(store, 12, pruned=3, failed=1, name="kd-seed0")
+    fill(store, 8, name="dkd-seed0", method="dkd")
+    # the same pair and method on another seed and budget: another panel, its own baseline
+    d = spec(name="kd-seed1", seed=1)
+    d["train"]["epochs"] = 8
+    exp = store.experiment(parse_spec(d), backend="optuna", name="kd-seed1")
+    tid = store.start_trial(exp, "baseline", {}, role="baseline", method="ce")
+    store.finish_trial(tid, result(0.8))
+    for i in range(4):
+        tid = store.start_trial(exp, i, {"method.temperature": 2.0 + i, "method.alpha": 0.5,
+                                         **({"train.lr": 0.1} if i % 2 else {})})
+        store.finish_trial(tid, result(0.85 + 0.01 * i))
+    trials = store.trials()
+
+    mc = method_comparison(trials)
+    titles = [a.text for a in mc.layout.annotations]
+    assert "digits: mlp(width=32,depth=1) → mlp(width=8,depth=1), seed 0, 2 epochs" in titles
+    assert "digits: mlp(width=32,depth=1) → mlp(width=8,depth=1), seed 1, 8 epochs" in titles
+    assert "share dataset, teacher, student, seed and epochs" in note_of(mc)
+    alone = [tr for tr in mc.data if tr.name == "student alone"]
+    assert sorted(tr.y[0] for tr in alone) == pytest.approx([79.0, 89.0])  # test acc, its own
+    assert all(tr.type == "scatter" and tr.line.dash == "dash" for tr in alone)
+
+    pc = parallel_coordinates(trials)
+    labels = [d.label for d in pc.data[0].dimensions]
+    assert labels[:2] == ["method.temperature", "method.alpha"]
+    assert "method kd only" in note_of(pc) and "dkd-seed0" in note_of(pc)
+    assert "train.lr" not in labels and "not drawn (only some trials have them): train.lr" in \
+        note_of(pc)
+    kd_done = [t for t in trials if t.method == "kd" and t.state == "complete"
+               and t.role == "search"]
+    assert len(pc.data[0].dimensions[0].values) == len(kd_done)
+
+    sp = slice_plot(trials)
+    assert sp.data[0].marker.colorscale[0][1] != "rgb(247,251,255)"  # not white on white
+
+    hist = optimization_history([t for t in trials if t.experiment.name == "kd-seed0"])
+    pruned = [tr for tr in hist.data if tr.name == "kd-seed0: pruned (value when stopped)"]
+    assert len(pruned) == 1 and list(pruned[0].x) == [12, 13, 14]
+    assert "12 complete, 3 pruned (grey ×), 1 failed (no value)" in note_of(hist)

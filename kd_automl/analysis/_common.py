@@ -170,3 +170,54 @@ def curve(t: TrialRecord, name: str) -> tuple[list[int], list[float | None]]:
     """Epochs and values of one per-epoch metric of ``t``."""
     pts = sorted((m.epoch, m.value) for m in epochs_of(t) if m.name == name)
     return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def budget_of(t: TrialRecord) -> tuple[int | None, int | None]:
+    """The trial's seed and epochs (the spec's, or what the trial searched)."""
+    spec = t.experiment.spec or {}
+    flat = t.flat_params
+    seed = flat.get("seed", spec.get("seed"))
+    epochs = flat.get("train.epochs", (spec.get("train") or {}).get("epochs"))
+    return seed, epochs
+
+
+def comparable_key(t: TrialRecord) -> tuple:
+    """What runs must share to be compared: dataset, teacher, student, seed (the split and
+    the teacher) and the epochs of training."""
+    e = t.experiment
+    return (e.dataset, e.teacher or "–", e.student, *budget_of(t))
+
+
+def comparable_label(key: tuple) -> str:
+    dataset, teacher, student, seed, epochs = key
+    return f"{dataset}: {teacher} → {student}, seed {seed}, {epochs} epochs"
+
+
+def search_space_key(t: TrialRecord) -> tuple[str, tuple[str, ...]]:
+    """Trials with one key share their parameters' meaning: one method, one search space."""
+    e = t.experiment
+    return e.method, tuple(sorted(((e.spec or {}).get("search") or {}).keys()))
+
+
+def one_search_space(trials: Sequence[TrialRecord]) -> tuple[list[TrialRecord], str | None]:
+    """The trials of the search space (method and searched fields) with the most trials, so
+    no axis mixes two methods' parameters; a note names what was left out."""
+    groups: dict[tuple, list[TrialRecord]] = {}
+    for t in trials:
+        groups.setdefault(search_space_key(t), []).append(t)
+    if len(groups) <= 1:
+        return list(trials), None
+    key = max(groups, key=lambda k: (len(groups[k]), k))
+    others = sorted({t.experiment.name for k, ts in groups.items() if k != key for t in ts})
+    left = sum(len(ts) for k, ts in groups.items() if k != key)
+    return groups[key], (f"method {key[0]} only ({len(groups[key])} trials); {left} trials "
+                         f"of other methods or search spaces left out ({', '.join(others)}): "
+                         "their experiments' reports show them")
+
+
+def shared_params(trials: Sequence[TrialRecord]) -> tuple[list[str], list[str]]:
+    """Searched parameters every trial has (drawn), and those only some have (not drawn)."""
+    flat = [t.flat_params for t in trials]
+    names = param_names(trials)
+    every = [k for k in names if all(f.get(k) is not None for f in flat)]
+    return every, [k for k in names if k not in every]

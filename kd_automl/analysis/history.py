@@ -9,12 +9,14 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 
 from kd_automl.analysis._common import (
+    GREY,
     MAX_POINTS,
     completed,
     empty_figure,
     objective_shown,
     objective_title,
     sample,
+    search_trials,
     set_title,
     trial_numbers,
 )
@@ -51,7 +53,9 @@ def optimization_history(trials: Sequence[TrialRecord], max_points: int = MAX_PO
     """Objective of each completed search trial at its stored trial number, the best-so-far
     line, and the student-alone and KD-at-defaults lines where the store has them.
 
-    The best-so-far line always uses every trial; with more than ``max_points`` trials the
+    Pruned trials are grey crosses at the value their pruner stopped them on (never in the
+    best-so-far line); failed ones, which have no value, are counted in the subtitle. The
+    best-so-far line always uses every trial; with more than ``max_points`` trials the
     markers are a sample (said in the subtitle).
     """
     title = "Optimization history"
@@ -83,6 +87,20 @@ def optimization_history(trials: Sequence[TrialRecord], max_points: int = MAX_PO
         fig.add_trace(marker(x=[x_of[t.id] for t in shown], y=[objective_shown(t) for t in shown],
                              mode="markers", name=f"{name}: trial", opacity=0.7,
                              text=[t.label for t in shown]))
+        exp_id = ts[0].experiment_id
+        pruned = [t for t in search_trials(trials, ("pruned",))
+                  if t.experiment_id == exp_id and t.objective is not None]
+        pruned, _ = sample(pruned, per_exp_cap)
+        if pruned and stored:
+            fig.add_trace(go.Scatter(
+                x=[int(t.backend_trial_id) for t in pruned], y=[objective_shown(t) for t in pruned],
+                mode="markers", name=f"{name}: pruned (value when stopped)",
+                marker={"symbol": "x", "color": GREY, "size": 7}, text=[t.label for t in pruned]))
+        counts = {s: sum(t.state == s and t.experiment_id == exp_id
+                         for t in search_trials(trials, None)) for s in ("pruned", "failed")}
+        if counts["pruned"] or counts["failed"]:
+            notes.append(f"{name}: {len(ts)} complete, {counts['pruned']} pruned (grey ×), "
+                         f"{counts['failed']} failed (no value)")
         span = [x_of[ts[0].id], x_of[ts[-1].id]]
         fig.add_trace(go.Scatter(x=[x_of[t.id] for t in ts], y=line, mode="lines",
                                  name=f"{name}: best so far", line={"shape": "hv"}))

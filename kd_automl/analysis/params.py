@@ -17,13 +17,16 @@ from kd_automl.analysis._common import (
     is_number,
     objective_shown,
     objective_title,
-    param_names,
+    one_search_space,
     sample,
     set_title,
+    shared_params,
 )
 from kd_automl.store.records import TrialRecord
 
 MAX_SLICES = 8
+# the trials' order, light to dark blue: the first trials stay visible on a white background
+TRIAL_ORDER = [[0.0, "#9ecae1"], [1.0, "#08306b"]]
 
 
 def _dimension(name: str, values: list) -> dict | None:
@@ -39,15 +42,29 @@ def _dimension(name: str, values: list) -> dict | None:
             "tickvals": list(range(len(cats))), "ticktext": cats}
 
 
+def _drawable(trials: Sequence[TrialRecord]) -> tuple[list[TrialRecord], list[str], list[str]]:
+    """The completed trials of one search space, the parameters all of them have, and notes
+    (what was left out, and the parameters some trials lack)."""
+    done, note = one_search_space(completed(trials))
+    names, partial = shared_params(done)
+    notes = [note] if note else []
+    if partial:
+        notes.append(f"not drawn (only some trials have them): {', '.join(partial)}")
+    return done, names, notes
+
+
 def parallel_coordinates(trials: Sequence[TrialRecord], max_lines: int = MAX_LINES) -> go.Figure:
-    """Searched parameters against the objective, one line per completed trial."""
+    """Searched parameters against the objective, one line per completed trial (one method's
+    search space, and only the parameters every drawn trial has: no axis mixes meanings)."""
     title = "Parallel coordinates of searched parameters"
-    done = completed(trials)
+    done, names, notes = _drawable(trials)
     if not done:
         return empty_figure(title, "no completed trials yet")
     shown, note = sample(done, max_lines)
+    notes += [note] if note else []
+    note = "; ".join(notes) or None
     flat = [t.flat_params for t in shown]
-    dims = [d for k in param_names(shown) if (d := _dimension(k, [f.get(k) for f in flat]))]
+    dims = [d for k in names if (d := _dimension(k, [f.get(k) for f in flat]))]
     if not dims:
         return empty_figure(title, "no searched parameter varies across completed trials")
     obj = [objective_shown(t) for t in shown]
@@ -63,12 +80,13 @@ def parallel_coordinates(trials: Sequence[TrialRecord], max_lines: int = MAX_LIN
 def slice_plot(trials: Sequence[TrialRecord], max_points: int = MAX_POINTS) -> go.Figure:
     """One panel per searched parameter: objective against that parameter's value."""
     title = "Slice plot"
-    done = completed(trials)
+    done, names, notes = _drawable(trials)
     if not done:
         return empty_figure(title, "no completed trials yet")
     shown, note = sample(done, max_points)
+    note = "; ".join(notes + ([note] if note else [])) or None
     flat = [t.flat_params for t in shown]
-    names = [k for k in param_names(shown)
+    names = [k for k in names
              if len({str(f.get(k)) for f in flat if f.get(k) is not None}) >= 2]
     if not names:
         return empty_figure(title, "no searched parameter varies across completed trials")
@@ -89,7 +107,7 @@ def slice_plot(trials: Sequence[TrialRecord], max_points: int = MAX_POINTS) -> g
             y=[objective_shown(t) for _, t in pts],
             mode="markers", showlegend=False, text=[t.label for _, t in pts],
             marker={"color": [order[t.id] for _, t in pts],
-                    "colorscale": "Blues", "size": 6, "opacity": 0.75,
+                    "colorscale": TRIAL_ORDER, "size": 6, "opacity": 0.8,
                     "showscale": i == 0, "colorbar": {"title": "trial"}}),
             row=r + 1, col=c + 1)
         if is_log_param(shown, name) and all(is_number(v) and v > 0 for v, _ in pts):

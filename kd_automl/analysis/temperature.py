@@ -21,6 +21,7 @@ from kd_automl.analysis._common import (
     empty_figure,
     objective_shown,
     objective_title,
+    one_search_space,
     param_value,
     sample,
     set_title,
@@ -63,13 +64,15 @@ def temperature_alpha(trials: Sequence[TrialRecord], max_points: int = MAX_POINT
     counts (right). Experiments with another objective than the first one's are left out
     (said in the subtitle)."""
     title = "Objective over temperature × alpha"
-    done = completed(trials)
+    done = [t for t in completed(trials)
+            if param_value(t, "temperature") is not None and param_value(t, "alpha") is not None]
+    done, left = one_search_space(done)  # one method: its alpha means one thing
     pts = [(param_value(t, "temperature"), param_value(t, "alpha"), t) for t in done]
-    pts = [p for p in pts if p[0] is not None and p[1] is not None]
     if not pts:
         return empty_figure(title, "no completed trials with a temperature and an alpha")
-    notes = []
+    notes = [left] if left else []
     exp = pts[0][2].experiment
+    method = exp.method
     other = {p[2].experiment.name for p in pts
              if p[2].experiment.objective_metric != exp.objective_metric}
     if other:
@@ -114,10 +117,19 @@ def temperature_alpha(trials: Sequence[TrialRecord], max_points: int = MAX_POINT
                                          f"{MIN_FOR_HEATMAP} trials"
         fig.data[0].marker.showscale = True
         fig.data[0].marker.colorbar = {"title": what}
-    alone = [f"{y:.2f}" for (_, kind), (y, _) in references(trials).items() if kind == "alone"]
-    if alone:
-        notes.append(f"student alone ({what}): " + ", ".join(alone))
+    drawn = {p[2].experiment_id for p in pts}
+    alone = sorted(y for (exp_id, kind), (y, _) in references(trials).items()
+                   if kind == "alone" and exp_id in drawn)
+    if len(alone) == 1:
+        notes.append(f"student alone: {alone[0]:.2f} ({what})")
+    elif alone:
+        notes.append(f"student alone: {alone[0]:.2f}-{alone[-1]:.2f} over {len(alone)} "
+                     f"experiments ({what})")
+    searched = {k for p in pts for k in p[2].flat_params}
+    hidden = sorted(k for k in searched if k.rpartition(".")[2] not in ("temperature", "alpha"))
+    if hidden:
+        notes.append(f"also searched, not shown (they vary too): {', '.join(hidden)}")
     fig.update_xaxes(title_text="temperature T", type="log" if log_t else "linear")
-    fig.update_yaxes(title_text="alpha (weight of the KD term)", col=1)
+    fig.update_yaxes(title_text=f"alpha ({method}'s own)", col=1)
     fig.update_layout(showlegend=False, height=480)
     return set_title(fig, title, "; ".join(notes) or None)
