@@ -43,28 +43,68 @@ def _nni():
     return nx
 
 
+def _status_line(p, total: int | None, bold: bool = True) -> str:
+    c = p.counts
+    done = c.get("SUCCEEDED", 0)
+    best = f"{100 * p.best:.2f}%" if p.best is not None else "–"
+    status = f"[bold]{p.status}[/]" if bold else p.status
+    return (f"{status} succeeded {done}/{total or '?'} running "
+            f"{c.get('RUNNING', 0) + c.get('WAITING', 0)} failed {c.get('FAILED', 0)} "
+            f"stopped early {c.get('EARLY_STOPPED', 0) + c.get('USER_CANCELED', 0)} "
+            f"| best {best}")
+
+
+class _TrialLines:
+    """Without a terminal (a log): one plain line per ended trial, as Optuna's progress
+    prints, then the final status line."""
+
+    def __init__(self, name: str, total: int | None):
+        import time
+
+        self.name, self.total = name, total
+        self.t0, self.said = time.monotonic(), set()
+
+    def say(self, line: str) -> None:
+        import time
+
+        err_console.print(f"{self.name} {time.monotonic() - self.t0:6.0f}s  {line}",
+                          highlight=False, soft_wrap=True, markup=False)
+
+    def __call__(self, p) -> None:
+        from kd_automl.store import format_params
+
+        for job in p.ended():
+            if job in self.said:
+                continue
+            self.said.add(job)
+            t = p.trials.get(job)
+            state = t.state if t is not None and t.state != "running" else p.jobs[job].lower()
+            value = ("" if t is None or t.objective is None
+                     else f" {t.experiment.objective_metric} {100 * t.objective:.2f}%")
+            why = f" ({t.error.splitlines()[0][:120]})" if t is not None and t.error else ""
+            params = f" {format_params(t.params)}" if t is not None else ""
+            self.say(f"[{len(self.said)}/{self.total or '?'}] trial {job} {state}{value}{why}"
+                     f"{params} | {_status_line(p, self.total, bold=False)}")
+
+
 def _watch(launch, ws, db_url: str, maximize: bool, total: int | None) -> None:
-    """Show progress until the experiment ends; Ctrl-C stops it cleanly."""
+    """Show progress until the experiment ends (a live line on a terminal, else one line per
+    trial); Ctrl-C stops it cleanly. Says how to see its web UI again once it closes."""
     from rich.live import Live
 
     from kd_automl.orchestrate import nni as nx
     from kd_automl.store import Store
 
     store = Store(db_url)
-
-    def line(p) -> str:
-        c = p.counts
-        done = c.get("SUCCEEDED", 0)
-        best = f"{100 * p.best:.2f}%" if p.best is not None else "–"
-        return (f"[bold]{p.status}[/] succeeded {done}/{total or '?'} running "
-                f"{c.get('RUNNING', 0) + c.get('WAITING', 0)} failed {c.get('FAILED', 0)} "
-                f"stopped early {c.get('EARLY_STOPPED', 0) + c.get('USER_CANCELED', 0)} "
-                f"| best {best}")
-
     try:
-        with Live(console=err_console, refresh_per_second=2) as live:
-            final = nx.wait(launch.handle, store, launch.store_name, maximize,
-                            lambda p: live.update(line(p)))
+        if err_console.is_terminal:
+            with Live(console=err_console, refresh_per_second=2) as live:
+                final = nx.wait(launch.handle, store, launch.store_name, maximize,
+                                lambda p: live.update(_status_line(p, total)))
+        else:
+            lines = _TrialLines(launch.store_name, total)
+            final = nx.wait(launch.handle, store, launch.store_name, maximize, lines)
+            err_console.print(_status_line(final, total), highlight=False)
     except KeyboardInterrupt:
         err_console.print("stopping the experiment (finished trials are in the store)...")
         launch.handle.stop()
@@ -72,6 +112,8 @@ def _watch(launch, ws, db_url: str, maximize: bool, total: int | None) -> None:
     if final.status == "ERROR":
         err_console.print(f"[red]experiment ended in ERROR[/]: {final.errors}")
     launch.handle.stop()
+    err_console.print(f"web UI closed; `kd-automl nni view {launch.id}` serves it again "
+                      "(read-only)", highlight=False)
     print_leaderboard(store, [launch.store_name], top=10, fmt="table")
 
 
