@@ -84,6 +84,12 @@ def test_dashboard_in_a_real_browser(driver, tmp_path):
         rows = _wait(lambda: len(_rows(driver)) == 5 and _rows(driver), what="5 rows")
         assert {r["backend"] for r in rows} == {"optuna", "nni"}
         assert all(r["state"] == "complete" for r in rows)
+        # a gain keeps its sign; the hyperparameters wrap instead of being cut
+        assert all(r["gain"][:1] in "+-" for r in rows if r.get("gain")), rows
+        cell = driver.find_element(By.CSS_SELECTOR, '#leaderboard .ag-center-cols-container '
+                                                    '[col-id="hyperparameters"]')
+        assert driver.execute_script("return arguments[0].scrollWidth <= "
+                                     "arguments[0].clientWidth + 1", cell)
 
         # sorting by clicking a header: ascending, then descending
         header = driver.find_element(

@@ -101,5 +101,7 @@ def trial_curves(trial: TrialRecord) -> go.Figure:
                         yaxis="y2" if name == "lr" else "y")
     fig.update_layout(xaxis_title="epoch", yaxis_title="value (accuracies in %)",
                       yaxis2={"title": "lr", "overlaying": "y", "side": "right",
-                              "showgrid": False})
+                              "showgrid": False},
+                      # below the plot: at the top right it covered the lr axis's top tick
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0})
     return set_title(fig, title)

@@ -23,6 +23,9 @@ from kd_automl.store.store import Store
 log = logging.getLogger(__name__)
 
 _NUM = {"type": "numericColumn", "filter": "agNumberColumnFilter"}
+# a difference keeps its sign: +1.25, -0.40 (the value stays a number for sorting, filters)
+SIGNED = ("params.value == null ? '' : (params.value > 0 ? '+' : '') + "
+          "params.value.toFixed(2)")
 
 
 def _col(field: str, name: str | None, tip: str, width: int, **kw: Any) -> dict[str, Any]:
@@ -52,13 +55,14 @@ LEADERBOARD_COLUMNS = [
     _col("backend", None, "backend (optuna, nni, script)", 90),
     _col("trial", None, "trial number as stored", 80),
     _col("state", None, "trial state", 90), _col("method", None, "distillation method", 90),
-    _col("hyperparameters", None, "sampled hyperparameters", 200),
+    _col("hyperparameters", None, "sampled hyperparameters", 280, wrapText=True,
+         autoHeight=True, cellStyle={"lineHeight": "1.4", "wordBreak": "break-word"}),
     _col("val_acc", "val %", "student validation accuracy (%)", 80, **_NUM),
     _col("test_acc", "test %", "student test accuracy (%)", 80, **_NUM),
     _col("teacher_acc", "teacher %", "teacher test accuracy (%)", 95, **_NUM),
     _col("gap", "gap %", "teacher minus student test accuracy (points)", 80, **_NUM),
     _col("gain", "gain %", "student test accuracy minus the student alone (points)", 80,
-         **_NUM),
+         valueFormatter={"function": SIGNED}, **_NUM),
     _col("student_params", "params", "student parameters", 90, **_NUM),
     _col("student_flops", "FLOPs", "student FLOPs per sample", 90, **_NUM),
 ]

@@ -25,6 +25,7 @@ class RunProgress:
     elapsed_s: float
     eta_s: float | None  # None until a trial has finished, or once nothing is left
     interrupted: int = 0
+    phase: str | None = None  # what an active launch does before its first trial
 
     @property
     def done(self) -> int:
@@ -34,8 +35,9 @@ class RunProgress:
     def done_text(self) -> str:
         """``"3/8 (2 ok, 1 pruned, 0 failed)"``, with ``", 1 interrupted"`` when any was."""
         stopped = f", {self.interrupted} interrupted" if self.interrupted else ""
+        phase = f"; {self.phase}" if self.phase else ""
         return (f"{self.done}/{self.trials} ({self.complete} ok, {self.pruned} pruned, "
-                f"{self.failed} failed{stopped})")
+                f"{self.failed} failed{stopped}){phase}")
 
 
 def duration_text(seconds: float | None) -> str:
@@ -75,4 +77,19 @@ def progress(store, status: LaunchStatus, now: datetime | None = None) -> RunPro
     left = max(0, rec.trials - done)
     eta = elapsed / done * left if status.active and done and left else None
     return RunProgress(**counts, trials=rec.trials, best=best, elapsed_s=elapsed, eta_s=eta,
-                       interrupted=sum(stopped))
+                       interrupted=sum(stopped),
+                       phase=_phase(store, exps, trials) if status.active else None)
+
+
+def _phase(store, exps, trials) -> str | None:
+    """Before the first search trial: the teacher or the student alone is training."""
+    if trials:
+        return None
+    if not exps:
+        return "starting: loading the data and the teacher"
+    baseline = store.trials([exps[0].id], role="baseline")
+    if any(t.state == "running" for t in baseline):
+        return "training the student alone (the baseline) first"
+    if not baseline:
+        return "training (or loading) the teacher first"
+    return None
