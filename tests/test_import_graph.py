@@ -86,3 +86,21 @@ def test_the_graph_sees_the_known_edges():  # the test is not vacuous
     assert "kd_automl.store.store" in graph["kd_automl.store"]
     assert "kd_automl.cli.options" in graph["kd_automl.cli.search"]
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_a_method_is_one_file_the_registry_finds_itself():
+    """Every class decorated ``@register_method`` in ``distill/`` is registered, though the
+    package's ``__init__`` names no method module."""
+    from kd_automl.distill import method_names
+
+    init = (PACKAGE / "distill" / "__init__.py").read_text()
+    declared = set()
+    for path in (PACKAGE / "distill").glob("*.py"):
+        assert f"distill import {path.stem} " not in init
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and any(
+                    getattr(d, "id", None) == "register_method" for d in node.decorator_list):
+                names = [s.value.value for s in node.body if isinstance(s, ast.Assign)
+                         and any(getattr(t, "id", None) == "name" for t in s.targets)]
+                declared |= set(names)
+    assert declared and declared <= set(method_names())
