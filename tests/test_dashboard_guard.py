@@ -167,3 +167,83 @@ def test_cli_dashboard_token(db):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def _raised(fn) -> BaseException:
+    try:
+        fn()
+    except BaseException as err:  # noqa: BLE001 - the test looks at what was raised
+        return err
+    raise AssertionError("nothing raised")
+
+
+def test_only_errors_of_the_request_are_called_malformed():
+    import types
+
+    from kd_automl.dashboard.guard import is_request_error
+
+    half = types.ModuleType("pandas")  # as a second thread sees it while the first imports
+    assert is_request_error(_raised(lambda: {}["rowId"]))
+    assert is_request_error(_raised(lambda: int("abc")))
+    assert is_request_error(_raised(lambda: [][0]))
+    assert is_request_error(_raised(lambda: "x".get("id")))  # a value of the wrong type
+    assert not is_request_error(_raised(lambda: half.Series))
+    assert not is_request_error(AttributeError(
+        "partially initialized module 'pandas' has no attribute 'Series' (most likely due to "
+        "a circular import)"))
+    assert not is_request_error(_raised(lambda: __import__("no_such_module_kd")))
+    assert not is_request_error(RuntimeError("database is locked"))
+    assert not is_request_error(OSError("disk full"))
+
+
+def test_a_server_error_in_a_callback_is_a_500_logged_with_its_traceback(caplog):
+    import types
+
+    from dash import Dash, Input, Output, html
+
+    from kd_automl.dashboard.guard import guard_callbacks
+
+    half = types.ModuleType("pandas")
+    app = Dash(__name__)
+    app.layout = html.Div([html.Div(id="a"), html.Div(id="b")])
+
+    @app.callback(Output("b", "children"), Input("a", "children"))
+    def _cb(value):
+        if value == "server":
+            return half.Series  # AttributeError of a module: the server's fault
+        return {"k": 1}[value]  # KeyError from the request's value
+
+    guard_callbacks(app)
+    client = app.server.test_client()
+
+    def post(value):
+        return client.post("/_dash-update-component", json={
+            "output": "b.children", "outputs": {"id": "b", "property": "children"},
+            "inputs": [{"id": "a", "property": "children", "value": value}],
+            "changedPropIds": ["a.children"]})
+
+    caplog.set_level(logging.INFO, logger="kd_automl.dashboard.guard")
+    r = post("nope")
+    assert r.status_code == 400 and "KeyError" in r.text
+    assert any("malformed" in rec.getMessage() and rec.exc_info is None
+               for rec in caplog.records)
+    caplog.clear()
+    r = post("server")
+    assert r.status_code == 500 and "malformed" not in r.text
+    (rec,) = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
+    assert "server error" in rec.getMessage() and rec.exc_info[0] is AttributeError
+    assert post("k").status_code == 200
+
+
+def test_the_callbacks_imports_are_done_before_serving(db):
+    # a fresh interpreter: a server built, not yet serving, has imported what the callbacks
+    # would import on their threads (pandas through optuna.importance, on the first page)
+    code = ("import sys\nfrom kd_automl.dashboard import DashboardServer\n"
+            "from kd_automl.dashboard.app import CALLBACK_IMPORTS\n"
+            f"srv = DashboardServer({db!r}, port=0)\n"
+            "print(sorted(m for m in (*CALLBACK_IMPORTS, 'sklearn') if m not in sys.modules))\n"
+            "srv.shutdown()\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"

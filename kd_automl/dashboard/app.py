@@ -219,10 +219,36 @@ def _ids(selected: list[dict] | None) -> list[int] | None:
     return [int(r["id"]) for r in selected or [] if "id" in r] or None
 
 
+# What the callbacks would import lazily, each on its own request thread: optuna.importance
+# pulls in scikit-learn, SciPy and pandas on the first figures callback, the confirmed table
+# SciPy, a launch's check the search strategies, a download the export bundle.
+CALLBACK_IMPORTS = ("pandas", "scipy.stats", "optuna.importance", "plotly.subplots",
+                    "plotly.express", "kd_automl.search.strategy", "kd_automl.export.bundle")
+
+
+def import_callback_dependencies() -> None:
+    """Import, once and on this thread, what the callbacks need. Two callback threads that
+    import one module at once see it half initialised (the first page load once failed with
+    ``partially initialized module 'pandas' has no attribute 'Series'``)."""
+    import importlib
+
+    import plotly.graph_objects as go
+
+    for name in CALLBACK_IMPORTS:
+        try:
+            importlib.import_module(name)
+        except ImportError as err:  # an optional one: its callback says so when asked
+            log.debug("not preloaded: %s (%s)", name, err)
+    # plotly builds its validators on first use of each trace type: build them here too
+    go.Figure([go.Scatter(x=[0], y=[0]), go.Scattergl(x=[0], y=[0]), go.Box(y=[0]),
+               go.Heatmap(z=[[0]]), go.Parcoords(dimensions=[{"values": [0]}])]).to_json()
+
+
 def create_app(store: Store, refresh_s: float = 5.0, launch: Any = None) -> Dash:
     """The dashboard over ``store`` (open it with :meth:`Store.open_read_only`); with
     ``launch`` (a :class:`~kd_automl.dashboard.launch_page.LaunchSettings`), also the launch
-    form and the runs panel."""
+    form and the runs panel. What its callbacks import is imported before it serves."""
+    import_callback_dependencies()
     data = DashboardData(store)
     app = Dash(__name__, title="kd-automl dashboard", update_title=None)
     add_download_routes(app.server, data)

@@ -1,5 +1,6 @@
 """Who may ask the dashboard: requests for its own address only, with its token when it has one;
-a malformed callback request is a 4xx without a traceback.
+a malformed callback request is a 4xx without a traceback, a failure of the server a 500 logged
+with its traceback.
 
 The Host check stops DNS rebinding (a page of another site whose name comes to point at
 127.0.0.1 still sends its own name as Host). The token, when set, comes from ``?token=`` on the
@@ -12,6 +13,8 @@ from __future__ import annotations
 import hmac
 import logging
 import socket
+import traceback
+import types
 from collections.abc import Callable, Iterable
 from http.cookies import SimpleCookie
 from typing import Any
@@ -105,10 +108,31 @@ def guard_callbacks(app: Dash) -> None:
             return _bad_request(problem)
         try:
             return dispatch(*args, **kwargs)
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
-            return _bad_request(f"{type(err).__name__}: {err}")
+        except Exception as err:
+            if is_request_error(err):
+                return _bad_request(f"{type(err).__name__}: {err}")
+            return _server_error(err)
 
     server.view_functions[endpoint] = guarded
+
+
+REQUEST_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+
+
+def is_request_error(err: BaseException) -> bool:
+    """Whether a callback failed on what the request sent (a missing key, a value of a type
+    the page never sends) rather than on the server. A module without the attribute asked
+    of it (``partially initialized module 'pandas' has no attribute 'Series'``: two callback
+    threads importing it at once), an error raised while importing, and every other class of
+    error (the store, the disk, ...) are the server's."""
+    if not isinstance(err, REQUEST_ERRORS):
+        return False
+    if isinstance(err, AttributeError) and (
+            isinstance(getattr(err, "obj", None), types.ModuleType)
+            or "partially initialized module" in str(err)):
+        return False
+    frames = traceback.extract_tb(err.__traceback__)
+    return not any(f.filename.startswith("<frozen importlib") for f in frames)
 
 
 def _malformed(body: Any, callbacks: dict[str, Any]) -> str | None:
@@ -129,6 +153,13 @@ def _malformed(body: Any, callbacks: dict[str, Any]) -> str | None:
 
 def _flat(items: list) -> list:
     return [j for i in items for j in (i if isinstance(i, list) else [i])]
+
+
+def _server_error(err: BaseException) -> Response:
+    log.error("a dashboard callback failed (a server error, not the request's)",
+              exc_info=(type(err), err, err.__traceback__))
+    return Response("the dashboard failed on this request; its log has the traceback\n",
+                    status=500, mimetype="text/plain")
 
 
 def _bad_request(problem: str) -> Response:
