@@ -104,3 +104,13 @@ def test_a_method_is_one_file_the_registry_finds_itself():
                          and any(getattr(t, "id", None) == "name" for t in s.targets)]
                 declared |= set(names)
     assert declared and declared <= set(method_names())
+
+
+def test_nothing_below_the_cli_imports_it_even_lazily():
+    """The CLI is a top layer: only the processes that run a command (and ``__main__``)
+    import it."""
+    above = ("kd_automl.cli", "kd_automl.processes", "kd_automl.__main__")
+    users = sorted(m for m, p in MODULES.items() if not m.startswith(above)
+                   and any(i == "kd_automl.cli" or i.startswith("kd_automl.cli.")
+                           for i in _imports(p, False)))
+    assert users == []

@@ -30,8 +30,8 @@ from kd_automl.errors import KDAutoMLError
 from kd_automl.orchestrate.launches.request import LaunchRequest
 from kd_automl.workspace import Workspace
 
-ENTRY = "kd_automl.orchestrate.launches.entry"
-STOPPER = "kd_automl.orchestrate.launches.stopper"
+ENTRY = "kd_automl.processes.launch"
+STOPPER = "kd_automl.processes.nni_stop"
 STOPPED_CODES = (130, 143, 129)
 _NNI_STATES = {"DONE": "done", "STOPPED": "stopped", "ERROR": "failed"}
 

@@ -1,4 +1,4 @@
-"""The process of one launch: ``python -m kd_automl.orchestrate.launches.entry FOLDER`` runs
+"""The process of one launch: ``python -m kd_automl.processes.launch FOLDER`` runs
 the ``kd-automl`` command kept in ``FOLDER/launch.json`` (the CLI's own code path, so Ctrl-C,
 SIGINT and SIGTERM stop it as they stop the command) and writes ``FOLDER/exit.json``.
 

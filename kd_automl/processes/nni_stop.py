@@ -1,5 +1,5 @@
 """The process that stops a launched NNI experiment: ``python -m
-kd_automl.orchestrate.launches.stopper FOLDER`` runs ``kd-automl nni stop ID`` for the launch
+kd_automl.processes.nni_stop FOLDER`` runs ``kd-automl nni stop ID`` for the launch
 kept in ``FOLDER`` (the CLI's own code path). A process of its own because NNI's client points
 ``HOME`` at the workspace process-wide and stopping waits for the trials to end."""
 
