@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import time
 
+import pytest
 import yaml
 from conftest import TINY
 
@@ -14,6 +15,8 @@ from kd_automl.orchestrate import launches
 from kd_automl.orchestrate.launches import LaunchRequest
 from kd_automl.store import Store
 from kd_automl.workspace import Workspace
+
+pytest.importorskip("nni", reason='NNI is not installed (the "nni" extra)')
 
 
 def _search_trials(ws: Workspace, status: launches.LaunchStatus):

@@ -13,6 +13,8 @@ import requests
 
 from kd_automl.orchestrate.nni.private import private_launch
 
+pytest.importorskip("nni", reason='NNI is not installed (the "nni" extra)')
+
 
 class _Status(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 (http.server's name)

@@ -158,6 +158,7 @@ def test_config_errors_name_the_field():
 
 
 def test_nni_model_space_is_the_same_space():
+    pytest.importorskip("nni", reason='NNI is not installed (the "nni" extra)')
     from kd_automl.reskd.nni_nas import model_space
 
     space = model_space(ArchSpace(), (1, 8, 8), 10)

@@ -92,6 +92,7 @@ def test_figures_have_an_empty_state():
 
 
 def test_nni_nas_backend_through_the_command(tmp_path):
+    pytest.importorskip("nni", reason='NNI is not installed (the "nni" extra)')
     spec = tmp_path / "reskd_tiny.yaml"
     spec.write_text(yaml.safe_dump(TINY | {"name": "reskd-nni"}))
     env = {**os.environ, "HOME": str(tmp_path / "home"), "COLUMNS": "200"}

@@ -3,6 +3,11 @@
 import socket
 import sys
 
+import pytest
+
+# the NNI tests (test_nni.py) import this: without NNI they are skipped
+pytest.importorskip("nni", reason='NNI is not installed (the "nni" extra)')
+
 SPEC = {
     "name": "nni-tiny",
     "dataset": {"name": "digits"},
