@@ -114,3 +114,10 @@ def test_nothing_below_the_cli_imports_it_even_lazily():
                    and any(i == "kd_automl.cli" or i.startswith("kd_automl.cli.")
                            for i in _imports(p, False)))
     assert users == []
+
+
+def test_launches_keep_no_nni_state_of_their_own():
+    """NNI's files and REST paths live in the NNI package; launches ask it."""
+    for path in (PACKAGE / "orchestrate" / "launches").glob("*.py"):
+        text = path.read_text()
+        assert "nni-experiments" not in text and "api/v1/nni" not in text, path.name

@@ -12,7 +12,6 @@ signal a terminal's Ctrl-C sends.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import signal
@@ -20,7 +19,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -165,16 +163,9 @@ def wait(ws: Workspace, launch_id: str, timeout: float = 600,
 def nni_web_ui(ws: Workspace, rec: st.LaunchRecord) -> str | None:
     """The URL of a launched NNI experiment's web UI, secret prefix included (for the
     token holder's eyes only)."""
-    from kd_automl.orchestrate.nni.env import own_secret
+    from kd_automl.orchestrate.nni.launched import web_ui
 
-    if not rec.nni_id:
-        return None
-    secret = own_secret(ws, rec.nni_id)  # this user's launch only
-    if not secret.get("prefix"):
-        return None
-    host = secret.get("host") or "127.0.0.1"
-    host = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    return f"http://{host}:{secret['port']}/{secret['prefix']}/"
+    return web_ui(ws, rec.nni_id)
 
 
 def _status(ws: Workspace, path: Path, rec: st.LaunchRecord) -> LaunchStatus:
@@ -200,13 +191,14 @@ def _status(ws: Workspace, path: Path, rec: st.LaunchRecord) -> LaunchStatus:
 def _nni_status(ws: Workspace, path: Path, rec: st.LaunchRecord, code: int,
                 finished: str | None, log: Path) -> LaunchStatus:
     """``nni start --detach`` has returned: the experiment's own state, from its manager."""
+    from kd_automl.orchestrate.nni.launched import manager_pid, manager_state
+
     name = _nni_store_name(ws, path, rec)
-    info = _nni_registry(ws).get(rec.nni_id or "", {})
-    if not rec.nni_id or not st.process_alive(info.get("pid"), None):
+    if not rec.nni_id or not st.process_alive(manager_pid(ws, rec.nni_id), None):
         state = ("failed" if not rec.nni_id else  # the last state its manager told
                  _NNI_STATES.get(rec.extra.get("nni_state", ""), "stopped"))
         return LaunchStatus(rec, state, name, code, finished, log)
-    nni_state = _nni_check_status(ws, rec)
+    nni_state = manager_state(ws, rec.nni_id)
     if nni_state and nni_state != rec.extra.get("nni_state"):
         rec.extra["nni_state"] = nni_state
         st.save(path, rec)
@@ -217,43 +209,17 @@ def _nni_status(ws: Workspace, path: Path, rec: st.LaunchRecord, code: int,
 
 
 def _nni_store_name(ws: Workspace, path: Path, rec: st.LaunchRecord) -> str | None:
-    """The store's name of the NNI experiment this launch started (found by its port in the
-    secrets ``nni start`` keeps, then remembered)."""
-    from kd_automl.orchestrate.nni.env import load_secret, nni_home
+    """The store's name of the NNI experiment this launch started (found by its port, then
+    remembered in the launch's record)."""
+    from kd_automl.orchestrate.nni.launch import store_name_of
+    from kd_automl.orchestrate.nni.launched import find_by_port
 
     if rec.nni_id is None:
-        folder = nni_home(ws) / "secrets"
         since = rec.created.replace(tzinfo=UTC).timestamp() - 1
-        candidates = [p for p in folder.iterdir() if p.stat().st_mtime >= since] \
-            if folder.is_dir() else []
-        for secret in candidates:
-            if load_secret(ws, secret.name).get("port") == rec.port:
-                rec.nni_id = secret.name
-                st.save(path, rec)
-                break
-    if rec.nni_id is None:
-        return None
-    return load_secret(ws, rec.nni_id).get("store_name") or f"{rec.spec_name}-{rec.nni_id}"
-
-
-def _nni_registry(ws: Workspace) -> dict:
-    from kd_automl.orchestrate.nni.env import nni_home
-
-    try:
-        return json.loads((nni_home(ws) / "nni-experiments" / ".experiment").read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _nni_check_status(ws: Workspace, rec: st.LaunchRecord) -> str | None:
-    url = nni_web_ui(ws, rec)
-    if url is None:
-        return None
-    try:
-        with urllib.request.urlopen(url + "api/v1/nni/check-status", timeout=2) as r:
-            return json.loads(r.read()).get("status")
-    except (OSError, ValueError):
-        return None
+        if (found := find_by_port(ws, rec.port, since)) is not None:
+            rec.nni_id = found
+            st.save(path, rec)
+    return None if rec.nni_id is None else store_name_of(ws, rec.nni_id)
 
 
 def _free_port() -> int:
