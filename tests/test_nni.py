@@ -1,7 +1,9 @@
 """Real NNI 3.0 experiments on digits, launched through the kd-automl command.
 
 Each command runs in a subprocess with HOME pointed at a temp folder, as a
-user's shell would run it.
+user's shell would run it. One experiment (``finished``) serves most tests, the secret URL
+prefix's checks included: on no command line while it runs, in no file another local user
+can read.
 """
 
 import json
@@ -9,7 +11,9 @@ import os
 import re
 import shutil
 import socket
+import stat
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,15 +26,42 @@ from kd_automl import load_student
 from kd_automl.files import sha256_of
 from kd_automl.store import Store
 
+NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+AS_NOBODY = os.geteuid() == 0 and shutil.which("setpriv") is not None
+
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    root = tmp_path_factory.mktemp("nni")
+    """The workspace and HOME of every command here. As root (setpriv can act as user
+    nobody), a folder every local user may enter: pytest's own tmp folder is private, so a
+    file in it would be unreadable to others whatever its mode."""
+    if AS_NOBODY:
+        root = Path(tempfile.mkdtemp(prefix="kd-nni-", dir="/tmp"))
+        root.chmod(0o755)
+    else:
+        root = tmp_path_factory.mktemp("nni")
     spec = root / "nni_tiny.yaml"
     spec.write_text(yaml.safe_dump(SPEC))
     e = {**os.environ, "HOME": str(root / "home"), "KD_AUTOML_WORKSPACE": str(root / "ws"),
          "COLUMNS": "200"}
-    return {"root": root, "spec": spec, "env": e, "ws": root / "ws"}
+    yield {"root": root, "spec": spec, "env": e, "ws": root / "ws", "leaks": []}
+    if AS_NOBODY:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _cmdlines() -> dict[int, bytes]:
+    out = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                out[int(proc.name)] = (proc / "cmdline").read_bytes()
+            except OSError:
+                pass
+    return out
+
+
+def _nobody_reads(path: Path) -> bool:
+    return subprocess.run([*NOBODY, "cat", str(path)], capture_output=True).returncode == 0
 
 
 def kd(env, *args, timeout=300, check=True):
@@ -41,13 +72,18 @@ def kd(env, *args, timeout=300, check=True):
     return proc
 
 
-def wait_done(base: str, timeout: float = 300) -> str:
+def wait_done(base: str, timeout: float = 300, each=None, poll_s: float = 1.0) -> str:
+    """Poll the experiment's status until it ends; ``each()`` runs at every poll."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        status = requests.get(f"{base}api/v1/nni/check-status", timeout=5).json()
+        if each:
+            each()
+        r = requests.get(f"{base}api/v1/nni/check-status", timeout=5)
+        assert r.status_code == 200, r.text  # the printed URL works
+        status = r.json()
         if status["status"] in ("DONE", "ERROR", "STOPPED"):
             return status["status"]
-        time.sleep(2)
+        time.sleep(poll_s)
     raise AssertionError("experiment did not finish in time")
 
 
@@ -65,10 +101,17 @@ def launch_view(env, exp_id):
 
 @pytest.fixture(scope="module")
 def finished(env):
-    """One experiment: 4 trials, 2 at a time, left running (detached) for inspection."""
+    """One experiment: 4 trials, 2 at a time, left running (detached) for inspection. While
+    it runs (manager, tuner, trials), every process's command line is searched for its
+    secret prefix (``env["leaks"]``)."""
     url, exp_id = launch(env, "nni", "start", str(env["spec"]), "--trials", "4",
                          "--concurrency", "2", "--port", str(free_port()), "--detach")
-    yield url, exp_id, wait_done(url)
+    secret = url.rstrip("/").rsplit("/", 1)[1].encode()
+
+    def no_prefix_on_a_command_line():
+        env["leaks"] += [(pid, c) for pid, c in _cmdlines().items() if secret in c]
+
+    yield url, exp_id, wait_done(url, each=no_prefix_on_a_command_line, poll_s=0.5)
     kd(env, "nni", "stop", exp_id, check=False)
 
 
@@ -111,6 +154,38 @@ def test_trials_succeed_and_land_in_the_store_with_their_own_parameters(env, fin
         assert w is not None and w.path.is_file() and sha256_of(w.path) == w.sha256
         assert w.path.parent.name == str(t.id)
     assert load_student(trials[job_id].weights.path).training is False
+
+
+def test_the_prefix_is_on_no_command_line_and_in_no_file_others_can_read(env, finished):
+    url, exp_id, status = finished
+    assert status == "DONE"
+    assert not env["leaks"], f"prefix on a command line: {env['leaks']}"
+    if not AS_NOBODY:
+        pytest.skip("needs root and setpriv(1) to act as user nobody")
+    control = env["root"] / "readable.txt"
+    control.write_text("x")
+    control.chmod(0o644)
+    assert _nobody_reads(control)  # the checks below mean something
+    secret = url.rstrip("/").rsplit("/", 1)[1].encode()
+    ws = env["ws"]
+    home = ws / "nni"
+    for folder in [home, home / "nni-experiments", home / "nni-experiments" / exp_id]:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    # the files holding the prefix, found by grep: opening and closing the store's files
+    # here would drop this process's SQLite locks on them (POSIX locks are per process), and
+    # this process's later reads of the store (the Ctrl-C test) saw none of its new rows
+    found = subprocess.run(["grep", "-rlZF", "-e", secret.decode(), str(ws)],
+                           capture_output=True, text=True)
+    assert found.returncode in (0, 1), found.stderr
+    holding = [Path(p) for p in found.stdout.split("\0") if p]
+    for path in holding:
+        assert path.is_file() and not path.is_symlink(), path
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+        assert not _nobody_reads(path), path
+    assert holding  # the secret file that `stop` reads, at least
+    for path in home.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            assert not _nobody_reads(path), path
 
 
 def test_web_ui_is_closed_without_the_secret_prefix(finished):
@@ -238,13 +313,16 @@ def test_ctrl_c_stops_the_experiment_and_keeps_finished_trials(env, tmp_path):
     path.write_text(yaml.safe_dump(spec))
     db = f"sqlite:///{env['ws'] / 'kd_automl.db'}"
 
+    errors = []
+
     def finished_trials():
         try:
             store = Store(db)
             exps = [e for e in store.experiments() if e.name.startswith("nni-interrupted-")]
             return [t for t in store.trials([e.id for e in exps])
                     if t.role == "search" and t.state == "complete"]
-        except Exception:
+        except Exception as err:  # the store is being written
+            errors[:] = [repr(err)]
             return []
 
     proc = subprocess.Popen([*KD_AUTOML, "nni", "start", str(path), "--trials", "30",
@@ -254,7 +332,7 @@ def test_ctrl_c_stops_the_experiment_and_keeps_finished_trials(env, tmp_path):
         deadline = time.time() + 240
         while not finished_trials() and time.time() < deadline:
             time.sleep(1)
-        assert finished_trials(), "no trial finished in time"
+        assert finished_trials(), f"no trial finished in time (last error: {errors})"
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
     finally:
