@@ -50,6 +50,23 @@ def kd(*args, prefix=(), timeout=180):
                           text=True, timeout=timeout)
 
 
+def kd_all(*commands, prefix=(), timeout=180) -> list[subprocess.CompletedProcess]:
+    """``kd(*args)`` for each of ``commands`` (argument lists), all at once: their start-ups
+    (one core each) overlap instead of queueing; the results in order."""
+    running = [subprocess.Popen([*prefix, *KD_AUTOML, *args], env=ENV, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for args in commands]
+    try:
+        outputs = [p.communicate(timeout=timeout) for p in running]
+        return [subprocess.CompletedProcess(p.args, p.returncode, out, err)
+                for p, (out, err) in zip(running, outputs, strict=True)]
+    finally:
+        for p in running:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
 @pytest.fixture
 def workspace(tmp_path) -> Path:
     """A workspace holding a real store (WAL mode; closed, so no -wal/-shm files)."""
@@ -103,19 +120,21 @@ def _dashboard_rows(args: list[str], prefix: list[str]) -> tuple[int, list]:
 def test_results_of_a_read_only_workspace_can_be_read(workspace, tmp_path):
     ro = _ro_prefix(workspace)
     db = f"sqlite:///{workspace / 'kd_automl.db'}"
-    for args in (["leaderboard", "-w", str(workspace), "-f", "json"],
-                 ["leaderboard", "--db", db, "-f", "json"]):
-        proc = kd(*args, prefix=ro)
+    out = tmp_path / "elsewhere" / "report.html"
+    *boards, report, no_out = kd_all(
+        ["leaderboard", "-w", str(workspace), "-f", "json"],
+        ["leaderboard", "--db", db, "-f", "json"],
+        ["report", "-w", str(workspace), "--out", str(out)],
+        ["report", "-w", str(workspace)], prefix=ro)
+    for proc in boards:
         assert proc.returncode == 0, proc.stderr
         rows = json.loads(proc.stdout)
         assert len(rows) == 3 and {r["experiment"] for r in rows} == {"tiny-kd"}
-    out = tmp_path / "elsewhere" / "report.html"
-    proc = kd("report", "-w", str(workspace), "--out", str(out), prefix=ro)
-    assert proc.returncode == 0, proc.stderr
+    assert report.returncode == 0, report.stderr
     assert "tiny-kd" in out.read_text()
     # without --out the report would go into the read-only workspace: one clear line
-    proc = kd("report", "-w", str(workspace), prefix=ro)
-    assert proc.returncode == 1 and "--out" in proc.stderr and "Traceback" not in proc.stderr
+    assert no_out.returncode == 1 and "--out" in no_out.stderr and \
+        "Traceback" not in no_out.stderr
     status, rows = _dashboard_rows(["-w", str(workspace)], ro)
     assert status == 200 and [r["experiment"] for r in rows] == ["tiny-kd"]
     # nothing was written: no -wal/-shm/lock files appeared
@@ -174,9 +193,12 @@ def test_a_corrupted_database_is_one_clear_line(workspace, tmp_path, first_bad_p
                                 "method": {"name": "kd"}, "train": {"epochs": 1},
                                 "search": {"method.alpha": {"_type": "uniform",
                                                             "_value": [0, 1]}}}))
-    for args in (["leaderboard"], ["report", "--out", str(tmp_path / "r.html")],
-                 ["optuna", str(spec), "--trials", "1"], ["dashboard", "--port", "0"]):
-        proc = kd(*args, "-w", str(workspace))
+    commands = (["leaderboard"], ["report", "--out", str(tmp_path / "r.html")],
+                ["optuna", str(spec), "--trials", "1"], ["dashboard", "--port", "0"])
+    # the four commands at once (each opens the damaged file and stops): their start-ups,
+    # one core each, overlap instead of queueing
+    done = kd_all(*[[*args, "-w", str(workspace)] for args in commands])
+    for args, proc in zip(commands, done, strict=True):
         err = proc.stderr.strip()
         assert proc.returncode == 1, (args, proc.stdout, err)
         # one error line (the optuna command's progress line may precede it)
