@@ -238,7 +238,9 @@ def test_sigterm_during_a_fused_search_leaves_no_member_running(tmp_path, tiny_s
     from kd_automl.store import Store
 
     tiny_spec_dict.update(name="fused-stop", fuse=3)
-    tiny_spec_dict["train"]["epochs"] = 30
+    # longer than the test waits (the signal ends it; the baseline trains them too): with 30
+    # epochs the first group could end before the signal and the second one was stopped
+    tiny_spec_dict["train"]["epochs"] = 120
     spec_file = tmp_path / "spec.yaml"
     spec_file.write_text(yaml.safe_dump(tiny_spec_dict))
     ws = tmp_path / "ws"
