@@ -121,3 +121,21 @@ def test_launches_keep_no_nni_state_of_their_own():
     for path in (PACKAGE / "orchestrate" / "launches").glob("*.py"):
         text = path.read_text()
         assert "nni-experiments" not in text and "api/v1/nni" not in text, path.name
+
+
+def _packages(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The graph between the top-level packages and modules (``kd_automl.store``, ...)."""
+    out: dict[str, set[str]] = {}
+    for m, deps in graph.items():
+        a = ".".join(m.split(".")[:2])
+        out.setdefault(a, set()).update(b for d in deps
+                                        if (b := ".".join(d.split(".")[:2])) != a)
+    return out
+
+
+def test_no_circle_anywhere_counting_function_level_imports():
+    """Lazy imports included: no module circle, and the packages form layers (no package
+    imports one that imports it back, directly or through others)."""
+    graph = _graph(top_level_only=False)
+    assert _cycle(graph) is None
+    assert _cycle(_packages(graph)) is None
