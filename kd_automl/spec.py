@@ -177,48 +177,145 @@ class ExperimentSpec(_Strict):
         return self.model_dump(mode="json")
 
 
-def _format_validation_error(err: ValidationError, source: str) -> str:
-    lines = [f"{source}: invalid experiment spec"]
+def _validation_lines(err: ValidationError) -> list[str]:
+    """One ``path: message`` per error pydantic found, without its ``Value error,`` prefix."""
+    lines = []
     for e in err.errors():
-        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = e["msg"]
+        path = ".".join(str(p) for p in e["loc"])
+        msg = str(e["msg"])
         if e["type"] == "extra_forbidden":
             msg = "unknown field"
-        lines.append(f"  {path}: {msg}")
-    return "\n".join(lines)
+        elif e["type"] in ("value_error", "assertion_error"):
+            msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if not path or msg.startswith(f"{path}:") or msg.startswith(f"{path}."):
+            lines.append(msg)  # the message names its field already
+        else:
+            lines.append(f"{path}: {msg}")
+    return lines
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    return _format_problems(_validation_lines(err), source, header=True)
+
+
+def _format_problems(lines: list[str], source: str, header: bool = False) -> str:
+    """``source: problem`` for one problem (pydantic's under a header), else a header and one
+    indented line each (a line of the search's default point starts with ``(search)``)."""
+    if len(lines) == 1 and not header:
+        line = lines[0]
+        if line.startswith("(search) "):
+            return f"{source} (search): {line.removeprefix('(search) ')}"
+        return f"{source}: {line}"
+    head = "invalid experiment spec" + (f" ({len(lines)} problems)" if len(lines) > 1 else "")
+    return "\n".join([f"{source}: {head}", *(f"  {line}" for line in lines)])
+
+
+class SpecError(KDAutoMLError):
+    """An invalid spec; ``problems``: one ``path: message`` line each."""
+
+    def __init__(self, message: str, problems: list[str]):
+        super().__init__(message)
+        self.problems = problems
 
 
 def parse_spec(data: Any, source: str = "<spec>") -> ExperimentSpec:
-    """Validate a spec given as a dict; errors name the file and the field path."""
+    """Validate a spec given as a dict; errors name the file and the field path, all of them
+    at once (:func:`spec_problems`)."""
     if not isinstance(data, dict):
         raise KDAutoMLError(f"{source}: an experiment spec must be a mapping, got "
                             f"{type(data).__name__}")
-    try:
-        spec = ExperimentSpec.model_validate(data)
-    except ValidationError as err:
-        raise KDAutoMLError(_format_validation_error(err, source)) from None
-    check_references(spec, source)
-    if spec.search:
-        _check_search(spec, source)
-    from kd_automl.search.strategy import check_strategy
-
-    check_strategy(spec, source)
+    spec, problems, pydantic = _validate(data)
+    if problems:
+        raise SpecError(_format_problems(problems, source, header=pydantic), problems)
     return spec
 
 
-def _check_search(spec: ExperimentSpec, source: str) -> None:
-    """Every search key names a field, and every choice and range end makes a valid spec."""
+def _validate(data: dict) -> tuple[ExperimentSpec | None, list[str], bool]:
+    """The spec, and every problem found: pydantic's (fields, types, ranges) with the names
+    of the sections that parse on their own checked beside them; else the names (dataset,
+    models, method), then each searched field's values and the sampler and pruner."""
+    space = _space_problems(data.get("search"))  # each entry's, not the first one's only
+    try:  # a bad search space would hide the checks of the whole spec: validated without it
+        spec = ExperimentSpec.model_validate(
+            {k: v for k, v in data.items() if k != "search"} if space else data)
+    except ValidationError as err:
+        bad = {str(e["loc"][0]) for e in err.errors() if e["loc"]}
+        return None, (_validation_lines(err) + _section_reference_errors(data, bad)
+                      + space), True
+    if space:
+        return None, reference_errors(spec) + space, True
+    problems = reference_errors(spec)
+    if problems:  # the search's values need a valid spec to go in; its keys are checked
+        return None, problems + _search_key_errors(spec), False
+    if spec.search:
+        problems += _search_errors(spec)
+    from kd_automl.search.strategy import check_strategy
+
+    try:
+        check_strategy(spec, source="")
+    except KDAutoMLError as err:
+        problems.append(str(err).removeprefix(": "))
+    return (None if problems else spec), problems, False
+
+
+def _space_problems(space: Any) -> list[str]:
+    """The problems of each entry of a search space (a space that is no mapping: pydantic's)."""
+    if not isinstance(space, dict):
+        return []
+    out = []
+    for key, entry in space.items():
+        try:
+            validate_space({key: entry})
+        except KDAutoMLError as err:
+            out.append(str(err))
+    return out
+
+
+def _search_errors(spec: ExperimentSpec) -> list[str]:
+    """Every search key names a field, and every choice and range end makes a valid spec:
+    one problem per searched field that cannot."""
     base = default_point(spec.search)
-    apply_params(spec, base, source=f"{source} (search)")
+    problems = _apply_problems(spec, base)
+    if problems:
+        return [f"(search) {p}" for p in problems]
+    out = []
     for key, entry in spec.search.items():
         for value in edge_points(entry):
-            try:
-                apply_params(spec, {**base, key: value}, source="")
-            except KDAutoMLError as err:
+            problems = _apply_problems(spec, {**base, key: value})
+            if problems:
                 shown = value.get("_name") if isinstance(value, dict) else value
-                reason = str(err).removeprefix(": ").strip()
-                raise KDAutoMLError(f"{source}: search.{key} can sample {shown!r}, which is not "
-                                    f"a valid spec: {reason}") from None
+                out.append(f"search.{key} can sample {shown!r}, which is not a valid spec: "
+                           f"{'; '.join(problems)}")
+                break  # one problem per searched field
+    return out
+
+
+def _search_key_errors(spec: ExperimentSpec) -> list[str]:
+    """The search keys that name no field of the spec."""
+    out = []
+    for key, entry in spec.search.items():
+        data = copy.deepcopy(spec.to_dict())
+        try:
+            _set_path(data, resolve_key(spec, key), default_point({key: entry})[key], "")
+        except KDAutoMLError:
+            out.append(f"search.{key}: names no field of the spec")
+            continue
+        try:
+            ExperimentSpec.model_validate(data)
+        except ValidationError as err:
+            if any(e["type"] == "extra_forbidden" for e in err.errors()):
+                out.append(f"search.{key}: names no field of the spec")
+    return out
+
+
+def _apply_problems(spec: ExperimentSpec, params: dict[str, Any]) -> list[str]:
+    try:
+        apply_params(spec, params, source="")
+    except SpecError as err:
+        return err.problems
+    except KDAutoMLError as err:
+        return [str(err).removeprefix(": ").strip()]
+    return []
 
 
 def load_spec(path: str | Path) -> ExperimentSpec:
@@ -244,34 +341,86 @@ def load_spec(path: str | Path) -> ExperimentSpec:
 
 def check_references(spec: ExperimentSpec, source: str = "<spec>") -> None:
     """Check the names the spec uses (dataset, models, method) against the registries."""
+    problems = reference_errors(spec)
+    if problems:
+        raise SpecError(_format_problems(problems, source), problems)
+
+
+def reference_errors(spec: Any) -> list[str]:
+    """Every problem of the names ``spec`` uses (its dataset, models and method, and their
+    options) against the registries, one ``path: message`` each. A section that is None is
+    not checked (its own errors are reported already)."""
     from functools import partial
 
     from kd_automl.data import check_dataset, dataset_shape
     from kd_automl.distill import check_method, get_method
     from kd_automl.models import check_model as check_any_model
 
-    try:
-        check_dataset(spec.dataset.name, spec.dataset.options)
-        # models are built (on the meta device) for the data set's own image size
-        check_model = partial(check_any_model,
-                              input_shape=dataset_shape(spec.dataset.name, spec.dataset.options))
+    problems: list[str] = []
+
+    def attempt(check, *args, **kwargs) -> bool:
+        try:
+            check(*args, **kwargs)
+        except KDAutoMLError as err:
+            problems.append(str(err))
+            return False
+        return True
+
+    shape = None
+    if spec.dataset is not None and attempt(check_dataset, spec.dataset.name,
+                                            spec.dataset.options):
+        shape = dataset_shape(spec.dataset.name, spec.dataset.options)
+    # models are built (on the meta device) for the data set's own image size
+    check_model = partial(check_any_model, input_shape=shape)
+    method = None
+    if spec.method is not None and attempt(get_method, spec.method.name):
         method = get_method(spec.method.name)
-        check_method(spec.method.name, spec.method.options)
-        check_model(spec.student.arch, spec.student.options, where="student")
-        if method.needs_teacher:
-            if spec.teacher is None:
-                raise KDAutoMLError(f"method {spec.method.name!r} needs a 'teacher' section")
-            check_model(spec.teacher.arch, spec.teacher.options, where="teacher")
-        elif spec.teacher is not None:
-            check_model(spec.teacher.arch, spec.teacher.options, where="teacher")
-        if method.needs_assistant and not spec.assistant_chain:
-            raise KDAutoMLError(f"method {spec.method.name!r} needs an 'assistant' section "
-                                "(or a list 'assistants')")
-        for i, a in enumerate(spec.assistant_chain):
-            check_model(a.arch, a.options, where="assistant" if a is spec.assistant
-                        else f"assistants.{i}")
-    except KDAutoMLError as err:
-        raise KDAutoMLError(f"{source}: {err}") from None
+        for key, value in spec.method.options.items():
+            attempt(check_method, spec.method.name, {key: value})
+    if spec.student is not None:
+        attempt(check_model, spec.student.arch, spec.student.options, where="student")
+    if spec.teacher is not None:
+        attempt(check_model, spec.teacher.arch, spec.teacher.options, where="teacher")
+    elif method is not None and method.needs_teacher and not getattr(spec, "teacher_bad", False):
+        problems.append(f"method {spec.method.name!r} needs a 'teacher' section")
+    chain = spec.assistant_chain if spec.assistant_chain is not None else []
+    if method is not None and method.needs_assistant and spec.assistant_chain == []:
+        problems.append(f"method {spec.method.name!r} needs an 'assistant' section "
+                        "(or a list 'assistants')")
+    for i, a in enumerate(chain):
+        attempt(check_model, a.arch, a.options,
+                where="assistant" if a is spec.assistant else f"assistants.{i}")
+    return problems
+
+
+def _section_reference_errors(data: dict, bad: set[str]) -> list[str]:
+    """:func:`reference_errors` of the sections of ``data`` that parse on their own (those in
+    ``bad`` have pydantic's errors)."""
+    from types import SimpleNamespace
+
+    def section(key: str, model: type[BaseModel], default: Any = None) -> Any:
+        if key in bad:
+            return None
+        raw = data.get(key, default)
+        if raw is None:
+            return None
+        try:
+            return model.model_validate(raw)
+        except ValidationError:
+            return None
+
+    assistant = section("assistant", ModelSpec)
+    chain = None
+    if not {"assistant", "assistants"} & bad:
+        try:
+            chain = [ModelSpec.model_validate(a) for a in data.get("assistants") or []]
+            chain += [assistant] if assistant else []
+        except (ValidationError, TypeError):
+            chain = None
+    return reference_errors(SimpleNamespace(
+        dataset=section("dataset", DatasetSpec, {}), method=section("method", MethodSpec, {}),
+        student=section("student", ModelSpec), teacher=section("teacher", ModelSpec),
+        teacher_bad="teacher" in bad, assistant=assistant, assistant_chain=chain))
 
 
 MODEL_SECTIONS = ("teacher", "student", "assistant")
@@ -317,6 +466,7 @@ def apply_params(spec: ExperimentSpec, params: dict[str, Any],
     try:
         out = ExperimentSpec.model_validate(data)
     except ValidationError as err:
-        raise KDAutoMLError(_format_validation_error(err, source)) from None
+        lines = _validation_lines(err)
+        raise SpecError(_format_problems(lines, source, header=True), lines) from None
     check_references(out, source)
     return out

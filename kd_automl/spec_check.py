@@ -89,7 +89,8 @@ def _problems(message: str, source: str, root: yaml.Node | None) -> list[Problem
         body = text.removeprefix(source).lstrip(" :").removeprefix("(search):").strip()
         if rest:
             body = text.removeprefix(head).strip()  # the field's own line
-        path, line = _locate(body, root, in_search)
+        searched = in_search or body.startswith("(search) ")  # the search's default point
+        path, line = _locate(body.removeprefix("(search) "), root, searched)
         out.append(Problem(text, path, line))
     return out
 

@@ -3,6 +3,7 @@ named as typed), ``check``'s messages and the progress's first line. In-process,
 
 from __future__ import annotations
 
+import copy
 import re
 
 import pytest
@@ -115,3 +116,64 @@ def test_the_reports_experiment_table_counts_search_trials_only(tmp_path):
     html = _summary(store.experiments(), store.trials())
     assert "search trials by state" in html and "complete 10, pruned 2" in html
     store.dispose()
+
+
+def test_check_reports_every_error_at_once_each_with_its_field(capsys, tmp_path,
+                                                               tiny_spec_dict):
+    d = copy.deepcopy(tiny_spec_dict)
+    d["train"].update(epochs=0, lr=-1)  # pydantic's
+    d["student"]["arch"] = "nosuchnet"  # the model registry's
+    d["method"]["temperature"] = -1  # the method's
+    code, _, err = run(capsys, "check", _write(tmp_path, d))
+    assert code == 1 and "Traceback" not in err
+    text = _words(err)
+    assert "invalid experiment spec (4 problems)" in text
+    for fragment in ("train.epochs:", "train.lr:", "student.arch: unknown model 'nosuchnet'",
+                     "method.temperature:"):
+        assert fragment in text, fragment
+    # a model validator's error, and each bad search entry, beside each other
+    d = {**tiny_spec_dict, "objectives": [{"metric": "val_acc"}, {"metric": "val_acc"}],
+         "search": {"method.temperature": {"_type": "normal", "_value": [1]},
+                    "method.alpha": {"_type": "uniform", "_value": [0.5]}}}
+    code, _, err = run(capsys, "check", _write(tmp_path, d))
+    text = _words(err)
+    assert code == 1 and "Value error" not in err and "(3 problems)" in text
+    assert "objectives: a metric is listed twice" in text
+    assert "search.method.temperature:" in text and "search.method.alpha:" in text
+    # values a search can sample: one problem per searched field
+    d = {**tiny_spec_dict, "search": {
+        "method.alpha": {"_type": "uniform", "_value": [0.0, 2.0]},
+        "train.momentum": {"_type": "uniform", "_value": [0.5, 1.5]}}}
+    code, _, err = run(capsys, "check", _write(tmp_path, d))
+    text = _words(err)
+    assert code == 1 and "(2 problems)" in text
+    assert "search.method.alpha can sample 2.0" in text
+    assert "search.train.momentum can sample 1.5" in text
+
+
+def test_every_problem_of_a_pasted_spec_sits_on_its_line(tiny_spec_dict):
+    from kd_automl.spec_check import check_text
+
+    d = tiny_spec_dict
+    d["train"]["epochs"] = 0
+    d["student"]["arch"] = "nosuchnet"
+    text = yaml.safe_dump(d, sort_keys=False)
+    checked = check_text(text)
+    assert not checked.ok and [p.field for p in checked.problems] == ["train.epochs",
+                                                                      "student.arch"]
+    lines = text.splitlines()
+    assert [lines[p.line].strip() for p in checked.problems] == ["epochs: 0",
+                                                                 "arch: nosuchnet"]
+
+
+def test_check_says_where_a_spec_without_a_search_goes(capsys, tmp_path, tiny_spec_dict):
+    tiny_spec_dict.pop("search")
+    path = _write(tmp_path, tiny_spec_dict)
+    code, out, _ = run(capsys, "check", path)
+    text = _words(out)
+    assert code == 0 and text.startswith("ok")
+    assert f"one configuration, for `kd-automl train {path}`" in text
+    assert "`kd-automl optuna` and `kd-automl nni start` need a `search:` section" in text
+    code, _, err = run(capsys, "optuna", path, "--trials", "1",
+                       "--workspace", str(tmp_path / "ws"))
+    assert code == 1 and "nothing to tune" in err  # what check said the run would say

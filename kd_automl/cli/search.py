@@ -33,8 +33,14 @@ def check(spec: SpecPath) -> None:
     from kd_automl.spec import load_spec
 
     s = load_spec(spec)
-    console.print(f"[green]ok[/] {spec}: experiment {s.name!r}, method {s.method.name}, "
-                  f"{len(s.search)} searched field(s): {', '.join(s.search) or 'none'}")
+    if not s.search:  # what `optuna` would refuse ("nothing to tune"): say where it goes
+        console.print(f"[green]ok[/] {spec}: experiment {s.name!r}, method {s.method.name}, "
+                      f"no search section: one configuration, for `kd-automl train {spec}`; "
+                      "`kd-automl optuna` and `kd-automl nni start` need a `search:` section",
+                      highlight=False, soft_wrap=True)
+    else:
+        console.print(f"[green]ok[/] {spec}: experiment {s.name!r}, method {s.method.name}, "
+                      f"{len(s.search)} searched field(s): {', '.join(s.search)}")
     for line in notes(s):
         console.print(f"note: {line}", highlight=False)
 
