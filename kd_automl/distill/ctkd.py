@@ -5,6 +5,10 @@ the student, through a gradient-reversal layer: the student minimises the KD
 loss while ``theta`` receives ``-lambda`` times its gradient, so it moves to make
 distillation harder. ``lambda`` follows a cosine curriculum from 0 to
 ``lambda_max`` over the first ``lambda_epochs`` epochs, then stays there.
+
+The loss is ``(1 - alpha) * CE + alpha * kd_scale * KD``: the logit-standardization authors'
+CTKD+LS (sunshangquan/logit-standardization-KD ``CTKD/scripts/run_cifar_distill.sh``: ``-r 0.1
+-a 9``, CE 0.1 and KD 9) is ``alpha: 0.9, kd_scale: 10, logit_std: true``.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ class CTKD(Distiller):
         "alpha": HyperParameter(0.9, low=0.0, high=1.0,
                                 search={"_type": "uniform", "_value": [0, 1]},
                                 doc="weight of the KD term (1 - alpha on CE)"),
+        "kd_scale": HyperParameter(1.0, low=0.0, doc="extra factor on the KD term only"),
         "t_min": HyperParameter(1.0, low=1e-3, doc="lowest temperature (authors' t_start)"),
         "t_range": HyperParameter(20.0, low=0.0,
                                   search={"_type": "uniform", "_value": [5, 30]},
@@ -89,5 +94,6 @@ class CTKD(Distiller):
         ce = F.cross_entropy(logits.float(), y)
         kd = kd_loss(*logit_pair(logits, teacher_out.logits, self.hp["logit_std"]), t)
         alpha = self.hp["alpha"]
-        return (1 - alpha) * ce + alpha * kd, {"ce": ce, "kd": kd,
+        total = (1 - alpha) * ce + alpha * self.hp["kd_scale"] * kd
+        return total, {"ce": ce, "kd": kd,
                                                "temperature": t.detach()}

@@ -4,6 +4,11 @@
 r(p_s[:, c], p_t[:, c]))`` with ``p = softmax(z / tau)`` and ``r`` the Pearson
 correlation: inter-class over each sample's class probabilities, intra-class
 over each class's probabilities across the batch.
+
+Defaults: beta = gamma = 2, tau = 1. The authors' ImageNet config (hunto/image_classification_sota
+``configs/strategies/distill/resnet_dist.yaml``) builds ``DIST(beta=1, gamma=1, tau=1)`` and
+multiplies it by ``kd_loss_weight: 2``, which is beta = gamma = 2 here; the paper's CIFAR-100
+setting is beta = gamma = 2, tau = 4.
 """
 
 from __future__ import annotations
@@ -41,9 +46,9 @@ class DIST(Distiller):
     paper = "Huang et al. Knowledge Distillation from A Stronger Teacher (NeurIPS 2022)"
     source = "Huang et al. 2022"
     hyperparameters = {
-        "beta": HyperParameter(1.0, low=0.0, search={"_type": "uniform", "_value": [0, 4]},
+        "beta": HyperParameter(2.0, low=0.0, search={"_type": "uniform", "_value": [0, 4]},
                                doc="weight of the inter-class relation term"),
-        "gamma": HyperParameter(1.0, low=0.0, search={"_type": "uniform", "_value": [0, 4]},
+        "gamma": HyperParameter(2.0, low=0.0, search={"_type": "uniform", "_value": [0, 4]},
                                 doc="weight of the intra-class relation term"),
         "temperature": HyperParameter(1.0, low=1e-3, search={"_type": "loguniform",
                                                                "_value": [1, 8]},

@@ -1,7 +1,11 @@
 """FitNets: CE plus a hint loss between a regressed student feature and a teacher feature.
 
 As mdistiller: one stage, and the convolutional regressor ends in a ReLU (``regressor_relu``;
-the teacher's hinted map is post-ReLU too, so the hint compares non-negative maps).
+the teacher's hinted map is post-ReLU too, so the hint compares non-negative maps), with
+mdistiller's weights (CE 1, hint 100). The default ``hint_layer`` -1 (the deepest feature, valid
+on every zoo model) is not mdistiller's: their ``HINT_LAYER = 2`` counts the stem, so it hints
+the second stage's output, ``hint_layer: -2`` here on a three-stage network (what
+``cifar100_fitnet.yaml`` sets).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ class FitNet(Distiller):
     fusable = True
     needs_features = True
     paper = "Romero et al. FitNets: Hints for Thin Deep Nets (ICLR 2015)"
-    source = "Romero et al. 2015; loss and defaults: mdistiller"
+    source = "Romero et al. 2015; loss and weights: mdistiller"
     hyperparameters = {
         "feat_weight": HyperParameter(100.0, low=0.0, search={"_type": "loguniform",
                                                                "_value": [1, 1000]},
