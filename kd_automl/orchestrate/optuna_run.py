@@ -2,7 +2,8 @@
 by the trial runner (:mod:`kd_automl.orchestrate.runner`), in this process or in workers.
 
 >>> from kd_automl.optuna import run_study
->>> summary = run_study("search_spaces/digits_kd.yaml", n_trials=4)   # doctest: +SKIP
+>>> summary = run_study("digits_kd", n_trials=4)   # doctest: +SKIP
+>>> summary.best_trial, summary.best_test_acc, summary.best_weights   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from kd_automl.engine.trial import teacher_cached
 from kd_automl.errors import KDAutoMLError
 from kd_automl.orchestrate import signals
 from kd_automl.orchestrate.continue_interrupted import continue_interrupted
@@ -31,6 +33,7 @@ from kd_automl.orchestrate.optuna_study import (
 )
 from kd_automl.orchestrate.recording import TrialCallback, check_before_search, run_baseline
 from kd_automl.orchestrate.threads import set_trial_threads
+from kd_automl.orchestrate.trial_log import trial_log
 from kd_automl.orchestrate.work_queue import finished_count
 from kd_automl.orchestrate.workers import run_workers, start_fork_server
 from kd_automl.search.strategy import build_sampler, notes
@@ -43,17 +46,29 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class StudySummary:
+    """What :func:`run_study` did, and the study's best trial (single-objective studies).
+
+    Accuracies, gains and ``best_value`` (the objective, e.g. ``val_acc``) are fractions in
+    [0, 1] (0.9611), as the store holds them; the CLI shows them as % (96.11%).
+    """
+
     experiment: str
     study_name: str
     storage: str
     db: str
     trials_run: int
-    best_value: float | None
+    best_value: float | None  # the best trial's objective value (a fraction for accuracies)
     best_params: dict[str, Any] | None
     lost_workers: list[str] = field(default_factory=list)  # workers that died mid-run
     pareto_size: int | None = None  # multi-objective: trials on the Pareto front
     warm_started: list[str] = field(default_factory=list)  # one line per point enqueued
     continued: list[str] = field(default_factory=list)  # interrupted trials continued
+    best_trial: int | None = None  # the best trial's Optuna number (the leaderboard's trial)
+    best_val_acc: float | None = None  # its student's validation accuracy (fraction)
+    best_test_acc: float | None = None  # its student's test accuracy (fraction)
+    student_alone_test_acc: float | None = None  # the baseline: the student without a teacher
+    best_gain: float | None = None  # best_test_acc - student_alone_test_acc (fraction)
+    best_weights: Path | None = None  # its kept student (``artifacts:``), or None
 
 
 def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
@@ -81,6 +96,10 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
     trials (:mod:`kd_automl.orchestrate.warm_start`); each is logged and listed in the
     summary's ``warm_started``.
     SIGTERM and SIGHUP stop the run like Ctrl-C (a ``KeyboardInterrupt``).
+    ``on_trial`` hears each trial's :class:`TrialEvent`; without one, each trial is one INFO
+    line of the ``kd_automl.progress`` logger (to stderr when logging is set up nowhere:
+    :mod:`kd_automl.orchestrate.trial_log`). The summary names the best trial, its
+    accuracies and gain as fractions, and its kept weights (:class:`StudySummary`).
     """
     if not isinstance(spec, ExperimentSpec):
         spec = load_spec(spec)
@@ -109,6 +128,8 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
             log.warning("%s", line)
         warm = _warm_start(study, spec, store, study_name, warm_start, n_trials)
         lost: list[str] = []
+        if on_trial is None:  # a script's call: one log line per trial (the CLI passes its own)
+            on_trial = trial_log(spec, n_trials, teacher_cached(spec, ws), _best_value(study, spec))
         try:
             if workers > 1:  # the workers' fork server imports while the baseline trains
                 start_fork_server(spec)
@@ -137,12 +158,41 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
     study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url))
     done = [t for t in study.trials if t.state == TrialState.COMPLETE]
     best = study.best_trial if done and not spec.multi_objective else None
+    best_row = _best_row(store, exp_id, best)
     store.dispose()
     return StudySummary(study_name, study_name, storage_url, db_url,
                         finished_count(study) - before, best.value if best else None,
                         best.params if best else None, lost,
                         len(study.best_trials) if done and spec.multi_objective else None,
-                        warm, continued)
+                        warm, continued, **best_row)
+
+
+def _best_value(study: optuna.Study, spec: ExperimentSpec) -> float | None:
+    """The study's best objective so far (single-objective; None before its first)."""
+    if spec.multi_objective:
+        return None
+    try:
+        return study.best_value
+    except ValueError:  # no completed trial yet
+        return None
+
+
+def _best_row(store: Store, exp_id: int, best) -> dict[str, Any]:
+    """The summary's fields of the best Optuna trial, from its row in the store."""
+    if best is None:
+        return {}
+    store_id = best.user_attrs.get("kd_trial_id")
+    rows = store.trials_by_id([store_id]) if isinstance(store_id, int) else []
+    if not rows:
+        rows = [t for t in store.trials([exp_id], role="search")
+                if t.backend_trial_id == str(best.number)]
+    if not rows:
+        return {"best_trial": best.number}
+    t = rows[-1]
+    return {"best_trial": best.number, "best_val_acc": t.student_val_acc,
+            "best_test_acc": t.student_test_acc,
+            "student_alone_test_acc": t.experiment.baseline_test_acc, "best_gain": t.gain,
+            "best_weights": t.weights.path if t.weights else None}
 
 
 def _warm_start(study: optuna.Study, spec: ExperimentSpec, store: Store, study_name: str,
