@@ -73,3 +73,43 @@ def test_teacher_logits_are_computed_once_and_a_broken_file_is_recomputed(setup)
     teacher_outputs._MEMO.clear()
     repaired = teacher_outputs.teacher_logits(cached, data.x_train, "train", torch.device("cpu"))
     assert torch.allclose(repaired, first)
+
+
+def test_a_process_reuses_the_teacher_it_verified_until_its_file_changes(setup, monkeypatch):
+    """The second trial of a search skips the lock, the checksum and the load; a file that
+    changed on disk is verified again (and a broken one retrained)."""
+    from kd_automl.engine import teacher_cache
+
+    spec, data, ws = setup
+    first = train_teacher(spec, data, ws, torch.device("cpu"))
+    loads = []
+    real = teacher_cache._try_load
+    monkeypatch.setattr(teacher_cache, "_try_load",
+                        lambda *a: loads.append(1) or real(*a))
+    second = train_teacher(spec, data, ws, torch.device("cpu"))
+    assert second.reused and loads == []  # from this process's memory
+    for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values(),
+                    strict=True):
+        assert torch.equal(a, b)
+    first.path.write_bytes(b"\x00" * 4096)  # changed on disk: verified again, retrained
+    again = train_teacher(spec, data, ws, torch.device("cpu"))
+    assert loads == [1] and not again.reused
+
+
+def test_the_students_profile_is_measured_once_per_architecture(setup, monkeypatch):
+    from kd_automl.engine import trial
+    from kd_automl.engine.result import TrialResult
+    from kd_automl.models import build_model
+
+    spec, data, _ = setup
+    calls = []
+    real = trial.profile
+    monkeypatch.setattr(trial, "profile", lambda *a, **k: calls.append(a) or real(*a, **k))
+    monkeypatch.setattr(trial, "_PROFILES", {})
+    results = [TrialResult() for _ in range(3)]
+    for width, result in zip((8, 8, 16), results, strict=True):
+        model = build_model("mlp", data.input_shape, 10, width=width, depth=1)
+        trial.record_profile(result, model, data)
+    assert len(calls) == 2  # the second width-8 student reused the first one's profile
+    assert results[0].student_params == results[1].student_params != results[2].student_params
+    assert results[1].student_flops == results[0].student_flops > 0

@@ -264,9 +264,22 @@ def init_seed(spec: ExperimentSpec) -> int:
     return spec.train.seed if spec.train.seed is not None else spec.seed
 
 
+_PROFILES: dict[tuple, object] = {}  # per architecture, input shape and device
+_MAX_PROFILES = 64
+
+
 def record_profile(result: TrialResult, student, data: Dataset) -> None:
-    """The student's params, FLOPs and latency (measured on its device) into ``result``."""
-    prof = profile(student, data.input_shape)
+    """The student's params, FLOPs and latency (measured on its device) into ``result``;
+    measured once per architecture (the module's layers), input shape and device in a
+    process: the trials of a search share it (``benchmarks/trial_overhead.py``)."""
+    device = next(student.parameters(), torch.zeros(0)).device
+    key = (repr(student), tuple(data.input_shape), str(device))
+    prof = _PROFILES.get(key)
+    if prof is None:
+        prof = profile(student, data.input_shape)
+        if len(_PROFILES) >= _MAX_PROFILES:
+            _PROFILES.pop(next(iter(_PROFILES)))
+        _PROFILES[key] = prof
     result.student_params, result.student_flops = prof.params, prof.flops
     result.student_latency_ms = prof.latency_ms
 
