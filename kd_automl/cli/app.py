@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from kd_automl.cli.cluster import app as cluster_app
 from kd_automl.cli.confirm import app as confirm_app
 from kd_automl.cli.export import app as export_app
 from kd_automl.cli.info import app as info_app
@@ -29,6 +30,7 @@ for group in (search_app, results_app, confirm_app, export_app, train_app, info_
 app.add_typer(nni_app, name="nni")
 app.add_typer(data_app, name="data")
 app.add_typer(launches_app, name="launches")
+app.add_typer(cluster_app, name="cluster")
 
 
 def main(argv: list[str] | None = None) -> None:

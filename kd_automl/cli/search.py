@@ -7,6 +7,19 @@ from typing import Annotated
 
 import typer
 
+from kd_automl.cli.cluster import (
+    Account,
+    ClusterProfile,
+    CpusPerWorker,
+    Detach,
+    GpusPerWorker,
+    Mem,
+    Partition,
+    Qos,
+    SingleNode,
+    Slurm,
+    Time,
+)
 from kd_automl.cli.display import print_leaderboard
 from kd_automl.cli.options import (
     Db,
@@ -165,13 +178,28 @@ def optuna_cmd(
         "--warm-start", help="Start with the best points of earlier experiments of the same "
         "method in the store, nearest teacher/student pair first (says which).")] = False,
     workspace: Workspace_ = None, db: Db = None, verbose: Verbose = False,
+    slurm: Slurm = False, cluster: ClusterProfile = None, partition: Partition = None,
+    gpus_per_worker: GpusPerWorker = None, cpus_per_worker: CpusPerWorker = None,
+    mem: Mem = None, time: Time = None, account: Account = None, qos: Qos = None,
+    single_node: SingleNode = False, detach: Detach = False,
 ) -> None:
     """Run (or resume) an Optuna study of SPEC; every trial lands in the store.
 
-    More processes or machines join it: kd-automl optuna worker SPEC --study NAME --db URL"""
+    More processes or machines join it: kd-automl optuna worker SPEC --study NAME --db URL;
+    on a Slurm cluster: --slurm --workers K --db URL (one job array)"""
     from kd_automl.orchestrate.gpus import parse_gpus
 
     setup_logging(verbose)
+    if slurm or cluster is not None:
+        from kd_automl.cli.cluster import run_slurm
+
+        return run_slurm(spec, trials, workers=None if workers == 1 else workers,
+                         profile=cluster, partition=partition, gpus_per_worker=gpus_per_worker,
+                         cpus_per_worker=cpus_per_worker, mem=mem, time=time, account=account,
+                         qos=qos, single_node=single_node, detach=detach, workspace=workspace,
+                         db=db, study=study, fresh=fresh, threads=threads)
+    if detach:
+        raise KDAutoMLError("--detach goes with --slurm (a local run: `kd-automl launches`)")
     summary = run_optuna(spec, trials, workspace, db, study, fresh, workers, parse_gpus(gpus),
                          threads=threads, fuse=fuse, warm_start=warm_start,
                          command=_command(["optuna"], spec, study, workspace, db))

@@ -5,10 +5,18 @@ PostgreSQL an advisory lock shared by every machine), beats for its trials (a lo
 worker's trial is failed and retried once) and stops on Ctrl-C, SIGTERM or SIGHUP
 with its running trials stored as interrupted. It runs until the study holds the
 number of finished trials its last ``kd-automl optuna`` run asked for.
+
+Before its first trial it enqueues the study's interrupted trials that nobody retries yet
+(:mod:`~kd_automl.orchestrate.continue_interrupted`, under the queue's lock, so two workers
+starting at once enqueue each once): a requeued Slurm task first continues what a
+preemption stopped. ``retry_on_stop`` (Slurm tasks) also enqueues this worker's own
+interrupted trials as it stops, so the workers still running continue them from their
+checkpoints at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -20,6 +28,7 @@ import optuna
 
 from kd_automl.errors import KDAutoMLError
 from kd_automl.orchestrate import signals
+from kd_automl.orchestrate.continue_interrupted import continue_interrupted
 from kd_automl.orchestrate.heartbeat import heartbeat_for, reap_stale
 from kd_automl.orchestrate.optuna_study import (
     TARGET_ATTR,
@@ -78,7 +87,7 @@ def _wait_for_target(study_name: str, storage_url: str, wait_s: float) -> int:
 def join_study(spec: ExperimentSpec | str | Path, study_name: str, *, db: str,
                storage: str | None = None, workspace: str | Path | None = None,
                threads: int | None = None, index: int | None = None, wait_s: float = 0,
-               on_trial=None) -> WorkerSummary:
+               on_trial=None, retry_on_stop: bool = False) -> WorkerSummary:
     """Run trials of the existing study ``study_name`` (in ``storage``, default ``db``)
     until it holds the finished trials its run asked for; ``wait_s``: how long to wait
     for the study to be started (workers may start before the main run)."""
@@ -101,9 +110,18 @@ def join_study(spec: ExperimentSpec | str | Path, study_name: str, *, db: str,
                                worker=worker_index() if index is None else index)
             exp_id = store.experiment(spec, "optuna", name=study_name, study_name=study_name)
             reap_stale(study)
+            queue = work_queue(study, ws, int(target))
+            with queue.held():
+                continue_interrupted(study, spec, store, ws, study_name)
             set_trial_threads(1, threads)
-            trial_loop(study, spec, store, exp_id, ws, work_queue(study, ws, int(target)),
-                       heartbeat_for(study), count, spec.fuse)
+            try:
+                trial_loop(study, spec, store, exp_id, ws, queue, heartbeat_for(study), count,
+                           spec.fuse)
+            except KeyboardInterrupt:
+                if retry_on_stop:  # this worker's interrupted trials: for the others now
+                    with contextlib.suppress(Exception), queue.held():
+                        continue_interrupted(study, spec, store, ws, study_name)
+                raise
             return WorkerSummary(study_name, ran[0], finished_count(study), int(target))
     finally:
         store.dispose()

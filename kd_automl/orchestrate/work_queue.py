@@ -8,6 +8,7 @@ was interrupted or lost its worker does not count (a lost one is retried).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import math
 import time
@@ -90,6 +91,16 @@ class WorkQueue:
         """A claimed trial now exists in the study (or its ask failed)."""
         self._pending = max(0, self._pending - 1)
         self._unlock_if_idle()
+
+    @contextlib.contextmanager
+    def held(self):
+        """The queue's lock (every process of the study) for a block: a step that must run
+        once across workers, such as enqueueing the retries of interrupted trials."""
+        self._lock()
+        try:
+            yield
+        finally:
+            self._unlock_if_idle()
 
     def remaining(self) -> int:
         return max(0, self.target - finished_count(self.study))
