@@ -10,7 +10,7 @@ import sys
 import pytest
 from helpers.stores import fill
 
-from kd_automl.extras import nni_installed
+from kd_automl.extras import NNI_MISSING, nni_installed
 from kd_automl.store import Store
 
 HEAVY = {"alembic", "dash", "nni", "optuna", "torch"}
@@ -77,64 +77,58 @@ def test_the_head_read_without_alembic_is_alembics_head():
 
 
 # NNI is the `nni` extra: nothing but its own commands imports it, and without it they say in
-# one line how to install it (the subprocess sets sys.modules["nni"] = None: `import nni` fails
-# as it does where the extra is not installed)
+# one line how to install it (sys.modules["nni"] = None: `import nni` fails as it does where the
+# extra is not installed)
 NO_NNI = 'import sys\nsys.modules["nni"] = None\n'
 
 
-@pytest.mark.parametrize("args", [("check", "digits_kd"), ("leaderboard", "--top", "3")],
-                         ids=" ".join)
-def test_the_cli_app_and_its_commands_never_import_nni(args, db, tmp_path):
-    extra = ("--db", db) if args[0] == "leaderboard" else ()
-    code = f"import kd_automl.cli.app\n{_command(*args, *extra)}"
+def test_the_cli_app_and_check_never_import_nni(tmp_path):  # leaderboard: above
+    code = f"import kd_automl.cli.app\n{_command('check', 'digits_kd')}"
     assert "nni" not in _loaded(code, cwd=tmp_path, KD_AUTOML_WORKSPACE=str(tmp_path / "ws"))
 
 
-@pytest.mark.parametrize("args", [("nni", "list"), ("nni", "start", "digits_kd"),
-                                  ("reskd", "digits_reskd", "--backend", "nni")], ids=" ".join)
-def test_without_nni_its_commands_say_in_one_line_how_to_install_it(args, tmp_path):
-    from kd_automl.extras import NNI_MISSING
-
-    code = f"{NO_NNI}from kd_automl.cli import main\nmain({list(args)!r})"
+def test_without_nni_nni_list_exits_1_with_one_line_saying_how_to_install_it(tmp_path):
+    code = f"{NO_NNI}from kd_automl.cli import main\nmain(['nni', 'list'])"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=tmp_path, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1",
                                                           "KD_AUTOML_WORKSPACE": str(tmp_path)})
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.strip() == f"error: {NNI_MISSING}"  # one line, no traceback
-    assert not (tmp_path / "teachers").exists()  # said before any work
 
 
-def test_without_nni_the_dashboards_nni_launch_is_off_and_says_how_to_install_it(tmp_path):
-    code = NO_NNI + """
-import json
-from kd_automl.dashboard.launch_form import form
-from kd_automl.errors import KDAutoMLError
-from kd_automl.orchestrate.launches import LaunchRequest
-from kd_automl.ready_specs import ready_spec
-from kd_automl.workspace import Workspace
+@pytest.mark.parametrize("args", [("nni", "start", "digits_kd"), ("nni", "stop", "x"),
+                                  ("reskd", "digits_reskd", "--backend", "nni")], ids=" ".join)
+def test_without_nni_its_other_commands_say_the_same_first(args, tmp_path, monkeypatch, capsys):
+    from kd_automl.cli import main
 
-def find(c, id):
-    if getattr(c, "id", None) == id:
-        return c
-    kids = getattr(c, "children", None)
-    for k in kids if isinstance(kids, list) else [kids] if kids is not None else []:
-        if (hit := find(k, id)) is not None:
-            return hit
+    monkeypatch.setitem(sys.modules, "nni", None)  # `import nni` fails, as without the extra
+    monkeypatch.setenv("KD_AUTOML_WORKSPACE", str(tmp_path))
+    with pytest.raises(SystemExit) as exit:
+        main(list(args))
+    assert exit.value.code == 1
+    assert capsys.readouterr().err.strip() == f"error: {NNI_MISSING}"
+    assert not any(tmp_path.iterdir())  # said before any work
 
-nni = find(form(Workspace.resolve(None)), "launch-backend").options[1]
-try:
-    LaunchRequest(backend="nni", spec_text=ready_spec("digits_kd").read_text()).check()
-    said = None
-except KDAutoMLError as err:
-    said = str(err)
-print(json.dumps({"option": nni, "said": said, "nni": "nni" in sys.modules}))
-"""
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1",
-                                                          "KD_AUTOML_WORKSPACE": str(tmp_path)})
-    assert proc.returncode == 0, proc.stderr
-    from kd_automl.extras import NNI_MISSING
 
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out["option"] == {"label": f" NNI ({NNI_MISSING})", "value": "nni", "disabled": True}
-    assert out["said"] == NNI_MISSING
+def test_without_nni_the_dashboards_nni_launch_is_off_and_says_how_to_install_it(monkeypatch):
+    from kd_automl.dashboard.launch_form import form
+    from kd_automl.errors import KDAutoMLError
+    from kd_automl.orchestrate.launches import LaunchRequest
+    from kd_automl.ready_specs import ready_spec
+    from kd_automl.workspace import Workspace
+
+    def find(c, id):
+        if getattr(c, "id", None) == id:
+            return c
+        kids = getattr(c, "children", None)
+        for k in kids if isinstance(kids, list) else [] if kids is None else [kids]:
+            if (hit := find(k, id)) is not None:
+                return hit
+
+    monkeypatch.setitem(sys.modules, "nni", None)
+    backends = find(form(Workspace.resolve(None)), "launch-backend").options
+    assert backends[1] == {"label": f" NNI ({NNI_MISSING})", "value": "nni", "disabled": True}
+    request = LaunchRequest(backend="nni", spec_text=ready_spec("digits_kd").read_text())
+    with pytest.raises(KDAutoMLError) as err:
+        request.check()
+    assert str(err.value) == NNI_MISSING

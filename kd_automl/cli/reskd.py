@@ -43,6 +43,10 @@ def reskd(
 ) -> None:
     """ResKD: res-students learn the teacher-ensemble gap, stage by stage, until the residual's
     energy or the FLOPs budget says stop; then adaptive (early-exit) inference."""
+    if backend == Backend.nni:
+        from kd_automl.extras import require_nni
+
+        require_nni()  # before anything loads
     from kd_automl.reskd import reskd_config, run_reskd
     from kd_automl.spec import load_spec
     from kd_automl.store import Store
