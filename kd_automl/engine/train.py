@@ -14,7 +14,7 @@ from kd_automl.distill.base import Distiller, TeacherOutput
 from kd_automl.engine.checkpoint import Checkpoint, rng_state, set_rng_state
 from kd_automl.engine.device import autocast, prepare_inputs, prepare_model
 from kd_automl.errors import TrialDiverged
-from kd_automl.models.base import block_features
+from kd_automl.models.base import model_features
 from kd_automl.spec import TrainSpec
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -67,11 +67,11 @@ def predict_logits(model: nn.Module, x: torch.Tensor, device: torch.device,
 def teacher_forward(teacher: nn.Module, x: torch.Tensor, features: bool | str,
                     device: torch.device) -> TeacherOutput:
     """The frozen teacher on one batch: float32 logits, and its features when asked for
-    (``"blocks"``: every residual block's output, see :func:`block_features`)."""
+    (``"blocks"``: every residual block's output; ``"class_map"``: the classifier at every
+    position of the last map too; see :func:`model_features`)."""
     with autocast(device):
         if features:
-            logits, feats = (block_features(teacher, x) if features == "blocks"
-                             else teacher.forward_features(x))
+            logits, feats = model_features(teacher, x, features)
             return TeacherOutput(logits.float(), [f.float() for f in feats])
         return TeacherOutput(teacher(x).float())
 

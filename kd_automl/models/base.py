@@ -92,3 +92,35 @@ def block_features(model: nn.Module, x: torch.Tensor
         x = model.head_conv(x)
         feats.append(x)
     return model.fc(model.pool(x).flatten(1)), feats
+
+
+def class_map(model: nn.Module, feature: torch.Tensor) -> torch.Tensor:
+    """The model's linear classifier applied at every position of its last (pre-pooling) map:
+    ``(N, classes, H, W)``. Average-pooling it over any region gives the logits of that region's
+    pooled feature exactly (the classifier is affine), so its global mean is the model's logits.
+
+    Needs a head that is a global average pool then one linear layer, ``model.fc``
+    (:class:`StagedCNN`, the ``cnn``)."""
+    fc = getattr(model, "fc", None)
+    if not isinstance(fc, nn.Linear) or feature.dim() != 4 or feature.shape[1] != fc.in_features:
+        from kd_automl.errors import KDAutoMLError
+
+        raise KDAutoMLError(f"{type(model).__name__}: this method needs a convolutional model "
+                            "whose head is a global average pool and one linear layer (fc), "
+                            "such as resnet, wrn, vgg, mobilenetv2, shufflenetv2 or cnn")
+    weight = fc.weight.to(feature.dtype)[:, :, None, None]
+    bias = None if fc.bias is None else fc.bias.to(feature.dtype)
+    return torch.nn.functional.conv2d(feature, weight, bias)
+
+
+def model_features(model: nn.Module, x: torch.Tensor, mode: bool | str = True
+                   ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """``(logits, features)`` as a method asks for them (its ``needs_features``): ``True`` the
+    model's ``forward_features``; ``"blocks"`` every block's output (:func:`block_features`);
+    ``"class_map"`` ``forward_features`` with :func:`class_map` of the last map appended."""
+    if mode == "blocks":
+        return block_features(model, x)
+    logits, feats = model.forward_features(x)
+    if mode == "class_map":
+        feats = [*feats, class_map(model, feats[-1])]
+    return logits, feats
