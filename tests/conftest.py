@@ -28,6 +28,7 @@ TIERS = {
             "test_methods_e2e.py", "test_multi_objective.py", "test_optuna_e2e.py",
             "test_reskd_e2e.py", "test_reproduce.py", "test_warm_start.py", "test_strategy.py",
             "test_lean_optuna.py"),
+    "slurm": ("test_slurm.py",),
 }
 
 
@@ -39,6 +40,10 @@ TIERS = {
 # handler back: the processes started by the tests get SIGINT's default, as in a terminal.
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slurm: a real single-node Slurm (bash .ci/slurm.sh)")
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects

@@ -38,8 +38,10 @@ def load(ws: Workspace, job_id: str) -> dict[str, Any] | None:
 
 
 def task_logs(ws: Workspace, job_id: str) -> list[Path]:
-    """The tasks' log files (``<job>_<task>_0_log.out``), by task number."""
+    """The tasks' log files (``<job>_<task>/<job>_<task>_0_log.out``; a one-task submission
+    is a plain job, ``<job>/<job>_0_log.out``), by task number."""
     array, _, task = job_id.partition("_")
-    pattern = f"{array}_{task or '*'}/{array}_{task or '*'}_0_log.out"
-    found = list(jobs_dir(ws).glob(pattern))
+    found = list(jobs_dir(ws).glob(f"{array}_{task or '*'}/{array}_{task or '*'}_0_log.out"))
+    if not task:
+        found += list(jobs_dir(ws).glob(f"{array}/{array}_0_log.out"))
     return sorted(found, key=lambda p: int(p.parent.name.rpartition("_")[2] or 0))

@@ -136,10 +136,21 @@ def queued(job_id: str) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows if len(r) == 2]
 
 
-def cancel(job_id: str, wait_s: float = 60.0) -> list[tuple[str, str]]:
-    """scancel the job (every task of an array); wait until none is left in the queue.
-    Returns the tasks still there after ``wait_s`` (empty: all gone)."""
-    _run(["scancel", job_id])
+def cancel(job_id: str, wait_s: float = 60.0, grace_s: float = 30.0) -> list[tuple[str, str]]:
+    """Cancel the job (every task of an array) and wait until none is left in the queue;
+    returns the tasks still there after ``wait_s`` (empty: all gone).
+
+    Gently: pending tasks are cancelled at once; running ones get TERM in their step only
+    (``scancel --signal=TERM``: a plain scancel also ends the batch shell, and the job with
+    it, before the worker has stored its trial), ``grace_s`` to store their trials as
+    interrupted and leave, then ``scancel``."""
+    _run(["scancel", "--state=PENDING", job_id], check=False)
+    _run(["scancel", "--signal=TERM", job_id], check=False)
+    deadline = time.monotonic() + grace_s
+    while (left := queued(job_id)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if left:
+        _run(["scancel", job_id])
     deadline = time.monotonic() + wait_s
     while (left := queued(job_id)) and time.monotonic() < deadline:
         time.sleep(0.5)

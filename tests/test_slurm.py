@@ -1,0 +1,235 @@
+"""`kd-automl optuna SPEC --slurm`: a study's workers as one job array of a real Slurm.
+
+A single-node Slurm 22.05 from Debian's packages (``bash .ci/slurm.sh``; ``.ci/run`` starts
+it) and PostgreSQL (``KD_AUTOML_TEST_PG``). Tiny digits studies; every test cancels what it
+submitted.
+"""
+
+import copy
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import optuna
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from kd_automl.orchestrate.slurm import scheduler
+from kd_automl.orchestrate.work_queue import counts, finished_count
+from kd_automl.store import Store
+
+PG_URL = os.environ.get("KD_AUTOML_TEST_PG")
+HAVE_SLURM = shutil.which("sbatch") is not None
+
+pytestmark = [
+    pytest.mark.skipif(not HAVE_SLURM and not os.environ.get("CI"),
+                       reason="Slurm's sbatch is not on the PATH (bash .ci/slurm.sh installs "
+                       "and starts a single-node Slurm)"),
+    pytest.mark.skipif(not PG_URL and not os.environ.get("CI"),
+                       reason="set KD_AUTOML_TEST_PG to a PostgreSQL URL (bash .ci/postgres.sh "
+                       "prints one)"),
+]
+
+TINY = {
+    "dataset": {"name": "digits"},
+    "teacher": {"arch": "mlp", "width": 64, "depth": 1},
+    "student": {"arch": "mlp", "width": 8, "depth": 1},
+    "method": {"name": "kd", "temperature": 4.0, "alpha": 0.9},
+    "train": {"epochs": 2, "batch_size": 128, "lr": 0.05},
+    "teacher_train": {"epochs": 4, "batch_size": 128, "lr": 0.1},
+    "pruner": {"name": "none"},
+    "seed": 0,
+    "search": {
+        "method.temperature": {"_type": "loguniform", "_value": [1, 20]},
+        "method.alpha": {"_type": "uniform", "_value": [0.0, 1.0]},
+    },
+}
+
+
+@pytest.fixture
+def study(tmp_path):
+    """A spec file of its own study name, its workspace, and the jobs to cancel after."""
+    assert HAVE_SLURM, "CI must run these tests: .ci/run starts Slurm (.ci/slurm.sh)"
+    assert PG_URL, "CI must run these tests: .ci/run exports KD_AUTOML_TEST_PG"
+    name = f"slurm-{uuid.uuid4().hex[:8]}"
+    jobs: list[str] = []
+
+    def make(slow=False, **train):
+        data = copy.deepcopy(TINY)
+        data["name"] = name
+        data["train"].update(train)
+        if slow:  # seconds per trial: a signal finds one running
+            data["student"] = {"arch": "cnn", "width": 8}
+        path = tmp_path / "spec.yaml"
+        path.write_text(yaml.safe_dump(data))
+        return path
+
+    yield type("S", (), {"name": name, "make": make, "ws": tmp_path / "ws", "jobs": jobs})
+    for job in jobs:
+        subprocess.run(["scancel", job], capture_output=True)
+
+
+def _cli(*args, ws, **kw):
+    env = {**os.environ, "KD_AUTOML_WORKSPACE": str(ws), "KD_AUTOML_HEARTBEAT_S": "2",
+           "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "kd_automl", *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+def _submit(s, spec, trials, workers):
+    """``--detach``: the job id on stdout."""
+    proc = _cli("optuna", str(spec), "--trials", str(trials), "--slurm", "--workers",
+                str(workers), "--db", PG_URL, "--threads", "1", "--detach", ws=s.ws)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    job = out.strip().splitlines()[-1]
+    s.jobs.append(job)
+    return job
+
+
+def _study(name):
+    return optuna.load_study(study_name=name, storage=PG_URL)
+
+
+def _wait(what, check, timeout=120, every=0.3):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (value := check()):
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _rows(name):
+    store = Store(PG_URL)
+    try:
+        return [t for t in store.trials(role="search") if t.experiment.name == name]
+    finally:
+        store.dispose()
+
+
+def _same_params(trials, params):
+    return [t for t in trials if t.params == params]
+
+
+def test_bad_requests_are_refused_before_anything_is_submitted(study, tmp_path):
+    spec = study.make()
+    before = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True,
+                            text=True).stdout
+
+    def refused(*args, db=PG_URL):
+        proc = _cli("optuna", str(spec), "--trials", "2", "--slurm", "--db", db, *args,
+                    ws=study.ws)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 1, err
+        return " ".join(err.split())
+
+    said = refused("--partition", "nope")
+    assert "invalid partition specified: nope" in said and "nothing was submitted" in said
+    said = refused("--gpus-per-worker", "1")
+    assert "cannot meet --gpus-per-worker 1" in said
+    assert "Invalid generic resource (gres) specification" in said
+    said = refused(db=f"sqlite:///{tmp_path / 'x.db'}")
+    assert "SQLite" in said and "--single-node" in said and "1 node(s)" in said
+    env_path = {"PATH": "/nonexistent"}
+    proc = subprocess.run([sys.executable, "-m", "kd_automl", "optuna", str(spec), "--slurm",
+                           "--db", PG_URL], env={**os.environ, **env_path},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "needs Slurm's sbatch on the PATH" in proc.stderr
+    after = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout
+    assert after == before
+    assert not (study.ws / "slurm").exists()
+
+
+def test_twelve_trials_through_three_array_tasks(study):
+    spec = study.make()
+    proc = _cli("optuna", str(spec), "--trials", "12", "--slurm", "--workers", "3",
+                "--db", PG_URL, "--threads", "1", ws=study.ws)
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err
+    job = err.split("submitted job ")[1].split(":")[0]
+    study.jobs.append(job)
+    assert "[12/12]" in err and f"12 trial(s) run by job {job}" in " ".join(out.split())
+    s = _study(study.name)
+    assert counts(s) == (12, 0)  # 12 finished, none left running
+    rows = _rows(study.name)
+    assert len(rows) == 12 and all(t.state == "complete" for t in rows)
+    assert len({tuple(sorted(t.params.items())) for t in rows}) == 12  # 12 distinct trials
+    tasks = scheduler.show_job(job)
+    assert sorted(scheduler.task_name(t) for t in tasks) == [f"{job}_{i}" for i in range(3)]
+    assert all(t["JobState"] == "COMPLETED" for t in tasks)
+    shown = subprocess.run([sys.executable, "-m", "kd_automl", "cluster", "status", job,
+                            "-w", str(study.ws)], capture_output=True, text=True, timeout=60)
+    assert f"study {study.name}: 12 of 12 trials finished, 0 running" in shown.stdout
+    logs = subprocess.run([sys.executable, "-m", "kd_automl", "cluster", "log", job,
+                           "-w", str(study.ws)], capture_output=True, text=True, timeout=60)
+    assert logs.stdout.count("joining study") == 3, logs.stdout
+
+
+def test_a_cancelled_task_s_trial_is_retried_once_and_the_study_finishes(study):
+    spec = study.make(epochs=12)
+    job = _submit(study, spec, 6, 3)
+    # every task is in a trial: then one task is cancelled mid-trial
+    _wait("three running trials", lambda: counts(_study(study.name))[1] >= 3, timeout=150)
+    subprocess.run(["scancel", f"{job}_1"], check=True)
+    _wait("the study's 6 trials", lambda: counts(_study(study.name)) == (6, 0), timeout=180)
+    s = _study(study.name)
+    stopped = [t for t in s.trials if t.state == TrialState.FAIL]
+    assert len(stopped) == 1, [(t.number, t.state, t.user_attrs) for t in s.trials]
+    again = [t for t in s.trials if t.params == stopped[0].params
+             and t.number != stopped[0].number]
+    assert len(again) == 1 and again[0].state == TrialState.COMPLETE  # retried once
+    rows = _rows(study.name)
+    failed = [t for t in rows if t.state == "failed"]
+    assert len(failed) == 1 and failed[0].error in ("interrupted", "worker lost")
+    assert len([t for t in rows if t.state == "complete"]) == 6
+
+
+def test_a_requeued_task_continues_its_interrupted_trial_from_its_checkpoint(study):
+    spec = study.make(slow=True, epochs=10, checkpoint_every=1)
+    job = _submit(study, spec, 1, 1)  # the retry is the study's one trial
+    task = job  # submitit submits one task as a plain job, not an array
+
+    def checkpointed():
+        metas = list((study.ws / "checkpoints").glob("*/*/state.json"))
+        return metas and yaml.safe_load(metas[0].read_text())["epoch"] >= 3
+
+    _wait("a checkpoint after epoch 3", checkpointed, timeout=150, every=0.1)
+    # the TERM a preemption or the time limit sends (--signal=TERM@120 reaches the step)
+    subprocess.run(["scancel", "--signal=TERM", task], check=True)
+    _wait("the task to end", lambda: not scheduler.queued(task), timeout=60)
+    stopped = [t for t in _rows(study.name) if t.state == "failed"]
+    assert len(stopped) == 1 and stopped[0].error == "interrupted", stopped
+    at = stopped[0].extra["checkpoint_epoch"]
+    assert at >= 3
+    subprocess.run(["scontrol", "requeue", task], check=True)
+    _wait("the study's trial", lambda: finished_count(_study(study.name)) == 1, timeout=180)
+    rows = _rows(study.name)
+    again = [t for t in rows if t.params == stopped[0].params and t.id != stopped[0].id]
+    assert len(again) == 1 and again[0].state == "complete"
+    assert again[0].extra["checkpoint"] == [f"resumed from the checkpoint after epoch {at}"]
+    restarted = [t for t in scheduler.show_job(task) if t.get("Restarts")]
+    assert restarted and restarted[0]["Restarts"] == "1"
+
+
+def test_ctrl_c_of_the_launching_command_leaves_no_job(study):
+    spec = study.make(slow=True, epochs=10)
+    proc = _cli("optuna", str(spec), "--trials", "6", "--slurm", "--workers", "2",
+                "--db", PG_URL, "--threads", "1", ws=study.ws)
+    _wait("a running trial", lambda: counts(_study(study.name))[1] >= 1
+          if study.name in optuna.get_all_study_names(PG_URL) else False, timeout=150)
+    job = (study.ws / "slurm").glob("*.json").__next__().stem
+    study.jobs.append(job)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130, err
+    assert f"job {job} cancelled" in err and "no task is left" in err
+    assert scheduler.queued(job) == []
+    assert counts(_study(study.name))[1] == 0  # the tasks stored their trials as interrupted
+    interrupted = [t for t in _rows(study.name) if t.state == "failed"]
+    assert interrupted and all(t.error == "interrupted" for t in interrupted)
