@@ -218,11 +218,11 @@ def test_a_requeued_task_continues_its_interrupted_trial_from_its_checkpoint(stu
 
 
 def test_ctrl_c_of_the_launching_command_leaves_no_job(study):
-    spec = study.make(slow=True, epochs=10)
+    spec = study.make(slow=True, epochs=10, checkpoint_every=1)
     proc = _cli("optuna", str(spec), "--trials", "6", "--slurm", "--workers", "2",
                 "--db", PG_URL, "--threads", "1", ws=study.ws)
-    _wait("a running trial", lambda: counts(_study(study.name))[1] >= 1
-          if study.name in optuna.get_all_study_names(PG_URL) else False, timeout=150)
+    _wait("a trial in training", lambda: list((study.ws / "checkpoints").glob("*/*/state.json")),
+          timeout=150, every=0.1)
     job = (study.ws / "slurm").glob("*.json").__next__().stem
     study.jobs.append(job)
     proc.send_signal(signal.SIGINT)  # Ctrl-C
