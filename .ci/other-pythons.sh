@@ -3,9 +3,9 @@
 # shims), with the lock's versions:
 #   3.13 without NNI: the wheel in a fresh venv runs the demo, and the NNI commands say in one
 #        line how to install NNI; then the quick tier (the tests needing NNI skip);
-#   3.12 with NNI (the `nni` extra, as `uv sync` installs it): the quick tests on NNI and on
-#        what loads it (a named subset: the whole quick tier on both would cost about 3 minutes
-#        more, which CI's 30 minutes do not leave).
+#   3.12 with NNI (the `nni` extra, as `uv sync` installs it): NNI imports, and the quick tests
+#        that use it pass (a named subset: the whole quick tier there too would cost about
+#        2.5 minutes more, which CI's 30 minutes do not leave).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
@@ -48,12 +48,13 @@ UV_PROJECT_ENVIRONMENT="$tmp/venv313" uv run --quiet --frozen --python "$PY313" 
     --no-default-groups --group test pytest -m "not slow" -x -q -p no:cacheprovider
 echo "3.13: the quick tier without NNI passed in $((SECONDS - t)) s"
 
-# 3.12, with NNI: the quick tests on NNI and on what must not load it
+# 3.12, with NNI: NNI imports, and the quick tests that use it
 t=$SECONDS
 UV_PROJECT_ENVIRONMENT="$tmp/venv312" uv run --quiet --frozen --python "$PY312" \
     python -c 'import nni; from nni.experiment import Experiment, RunMode'
 UV_PROJECT_ENVIRONMENT="$tmp/venv312" uv run --quiet --frozen --python "$PY312" \
-    pytest -m "not slow" -x -q -p no:cacheprovider tests/test_light_imports.py \
-    tests/test_nni_output.py tests/test_reskd.py
+    nnictl --help > /dev/null  # its pkg_resources: the extra's setuptools<82
+UV_PROJECT_ENVIRONMENT="$tmp/venv312" uv run --quiet --frozen --python "$PY312" \
+    pytest -m "not slow" -x -q -p no:cacheprovider tests/test_nni_output.py tests/test_reskd.py
 echo "3.12: NNI imports; its quick tests passed in $((SECONDS - t)) s"
 echo "other Pythons passed in $((SECONDS - start)) s"
