@@ -9,7 +9,9 @@ start=$SECONDS
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 uv build --wheel --quiet --out-dir "$tmp/dist"
-uv export --frozen --no-dev --no-emit-project --no-hashes --quiet -o "$tmp/requirements.txt"
+# with the nni extra (NNI's trial entry runs below); .ci/other-pythons.sh checks it without
+uv export --frozen --no-dev --extra nni --no-emit-project --no-hashes --quiet \
+    -o "$tmp/requirements.txt"
 uv venv --quiet --python 3.11 "$tmp/venv"
 uv pip install --quiet --python "$tmp/venv/bin/python" -r "$tmp/requirements.txt" \
     "$tmp"/dist/kd_automl-*.whl
