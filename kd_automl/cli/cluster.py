@@ -83,11 +83,11 @@ def run_slurm(spec: Path, trials: int, *, workers: int | None, profile: Path | N
                               f"first, from their checkpoints): `{shlex.join(again)}` with the "
                               "same --db and cluster options", highlight=False, soft_wrap=True)
         raise typer.Exit(exit_code(err)) from None
-    from sqlalchemy.engine import make_url
+    import re
 
+    shown = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", run.db)  # no password on screen
     console.print(f"study [bold]{run.study_name}[/]: {run.trials_run} trial(s) run by job "
-                  f"{run.job_id}; store {make_url(run.db).render_as_string(hide_password=True)}",
-                  soft_wrap=True)
+                  f"{run.job_id}; store {shown}", soft_wrap=True)
     for line in run.lost_tasks:
         err_console.print(f"note: {line}; the other tasks ran its trials", highlight=False)
 
