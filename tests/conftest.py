@@ -42,10 +42,6 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slurm: a real single-node Slurm (bash .ci/slurm.sh)")
-
-
 @pytest.hookimpl(tryfirst=True)  # before -m deselects
 def pytest_collection_modifyitems(config, items):
     """Mark every test with its file's tiers, and ``slow`` when it has one."""
