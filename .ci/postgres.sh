@@ -15,6 +15,16 @@ for _ in $(seq 30); do
     su postgres -c "pg_isready -q -p $port" && break
     sleep 1
 done
+# the test process keeps its stores' pools open, and the Slurm tests' tasks add their own:
+# Debian's 100 connections ran out in a full run ("remaining connection slots are reserved")
+if [ "$(su postgres -c "psql -tA -p $port -c 'SHOW max_connections'")" -lt 500 ]; then
+    su postgres -c "psql -q -p $port -c 'ALTER SYSTEM SET max_connections = 500'" >&2
+    pg_ctlcluster "$version" "$cluster" restart >&2
+    for _ in $(seq 30); do
+        su postgres -c "pg_isready -q -p $port" && break
+        sleep 1
+    done
+fi
 su postgres -c "psql -q -p $port -c \"DROP DATABASE IF EXISTS kd_automl_test\"" >&2
 su postgres -c "psql -q -p $port -c \"DO \\\$\\\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kd_automl') THEN CREATE ROLE kd_automl LOGIN PASSWORD 'kd_automl'; END IF; END \\\$\\\$\"" >&2
 su postgres -c "psql -q -p $port -c \"CREATE DATABASE kd_automl_test OWNER kd_automl\"" >&2
