@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -154,6 +155,7 @@ def test_workers_stop_when_the_main_process_dies(run):
     # the worker closed its trial; main's, killed with SIGKILL, may be left running (unless
     # either was between two trials)
     assert set(left) <= {"interrupted", "running"} and left.count("running") <= 1, left
+    time.sleep(3.5)  # past the heartbeat's grace (3 beats of 1 s): only then is it stale
     resumed, db = run(0, epochs=60)  # resuming marks the killed process's trial as lost
     _, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
