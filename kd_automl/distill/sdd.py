@@ -17,11 +17,14 @@ the teacher's through the ``"class_map"`` features mode.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 
 from kd_automl.distill._modules import student_features
 from kd_automl.distill.base import Distiller, HyperParameter
+from kd_automl.distill.dkd import DKD
 from kd_automl.distill.registry import register_method
 from kd_automl.models.base import class_map
 
@@ -127,18 +130,12 @@ class SDDDKD(_SDD):
     name = "sdd_dkd"
     source = ("Wei et al. 2024; the authors' SDD-CVPR2024, "
               "mdistiller/distillers/SDD_DKD.py")
-    hyperparameters = {
-        "alpha": HyperParameter(1.0, low=0.0, search={"_type": "uniform", "_value": [0, 2]},
-                                doc="weight of TCKD"),
-        "beta": HyperParameter(8.0, low=0.0, search={"_type": "uniform", "_value": [1, 16]},
-                               doc="weight of NCKD"),
-        "temperature": HyperParameter(4.0, low=1e-3, search={"_type": "loguniform",
-                                                               "_value": [1, 10]},
-                                      doc="softmax temperature T"),
-        "warmup": HyperParameter(20, low=0, integer=True,
-                                 search={"_type": "choice", "_value": [0, 5, 20]},
-                                 doc="epochs over which the SDD-DKD term ramps up linearly"),
-        "ce_weight": HyperParameter(1.0, low=0.0, doc="weight of the CE term"),
+    hyperparameters = {  # DKD's own (defaults and ranges), its warmup ramping the SDD term
+        **{k: DKD.hyperparameters[k] for k in ("alpha", "beta", "temperature")},
+        "warmup": dataclasses.replace(DKD.hyperparameters["warmup"],
+                                      doc="epochs over which the SDD-DKD term ramps up "
+                                          "linearly"),
+        "ce_weight": DKD.hyperparameters["ce_weight"],
         **_COMMON,
     }
 
