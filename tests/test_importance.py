@@ -67,3 +67,17 @@ def test_too_few_trials_to_rank(tmp_path):
     assert all(e >= 0 for e in bars.error_x.array)  # the spread is drawn
     assert all("±" in text for text in bars.text)
     store.dispose()
+
+
+def test_pruned_trials_count_only_when_completed_ones_are_too_few(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'kd.db'}")
+    fill(store, 6, name="pruned-help", pruned=6)  # 6 complete alone cannot rank 2 parameters
+    fill(store, 12, name="enough", pruned=3, seed=3)
+    fill(store, 3, name="still-few", pruned=2, seed=5)
+    fig = param_importance(store.trials())
+    assert {tr.name for tr in fig.data} == {"pruned-help", "enough"}
+    note = fig.layout.title.subtitle.text
+    assert "pruned-help: 6 pruned trial(s) counted at their value when stopped; 12 trials" in note
+    assert "enough: 12 trials" in note  # ranked on its completed trials alone
+    assert "still-few (5 of 10 needed" in note  # pruned ones counted, still too few
+    store.dispose()

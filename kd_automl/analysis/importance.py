@@ -5,7 +5,9 @@ the top parameter. So importance here is an aggregate of ``replicates`` fits, ea
 bootstrap resample of the completed trials with its own forest seed: the mean is the
 importance, the standard deviation its spread, and the figure counts how often each
 parameter came first. Optuna's PED-ANOVA is aggregated the same way beside it. Below
-:func:`trials_needed` trials the figure says there are too few to rank.
+:func:`trials_needed` completed trials the figure counts the pruned ones too, at their value
+when stopped (what the pruner judged them by), and says so; below that it says there are
+too few to rank.
 
 The stored trials are replayed into an in-memory Optuna study (``create_trial``) with
 distributions inferred from the experiment's NNI search space; :func:`study_importance`
@@ -36,12 +38,12 @@ from optuna.trial import FrozenTrial, TrialState
 from plotly.subplots import make_subplots
 
 from kd_automl.analysis._common import (
-    completed,
     empty_figure,
     is_log_param,
     is_number,
     param_names,
     sample,
+    search_trials,
     set_title,
 )
 from kd_automl.store.records import TrialRecord
@@ -171,10 +173,12 @@ def _distribution(trials: Sequence[TrialRecord], name: str, values: list[Any]
     return CategoricalDistribution(sorted({str(v) for v in values}))
 
 
-def replay(trials: Sequence[TrialRecord]) -> optuna.Study | None:
-    """The completed search ``trials`` of one experiment as an in-memory Optuna study over
-    the parameters that vary; None when fewer than two trials or nothing varies."""
-    done = [t for t in completed(trials) if t.params]
+def replay(trials: Sequence[TrialRecord], states: Sequence[str] = ("complete",)
+           ) -> optuna.Study | None:
+    """The search ``trials`` of one experiment in ``states`` that have a value, as an
+    in-memory Optuna study (all of them complete) over the parameters that vary; None when
+    fewer than two trials or nothing varies."""
+    done = [t for t in search_trials(trials, states) if t.objective is not None and t.params]
     if len(done) < 2:
         return None
     flat = [t.flat_params for t in done]
@@ -227,23 +231,45 @@ def _bars(fig: go.Figure, imp: Importance, keys: list[str], name: str, col: int,
                 row=1, col=col)
 
 
+def _fit_experiment(trials: Sequence[TrialRecord], max_trials: int, replicates: int
+                    ) -> tuple[Importance | None, optuna.Study | None, str | None]:
+    """fANOVA over one experiment's completed trials; when they are too few to rank, over
+    its pruned trials too (at their value when stopped). Returns the fit, its study and a
+    note for the figure."""
+    fit: tuple[Importance | None, optuna.Study | None, str | None] = (None, None, None)
+    for states in (("complete",), ("complete", "pruned")):
+        ts = search_trials(trials, states)
+        shown, note = sample(ts, max_trials)
+        study = replay(shown, states)
+        if study is None:
+            continue
+        fanova = study_importance(study, replicates, "fanova")
+        if not fanova.runs:
+            continue
+        if "pruned" in states:
+            n = sum(t.state == "pruned" for t in shown)
+            note = "; ".join(filter(None, [note, f"{n} pruned trial(s) counted at their "
+                                                 "value when stopped"]))
+        fit = (fanova, study, note)
+        if fanova.ranked or not any(t.state == "pruned" for t in trials):
+            break
+    return fit
+
+
 def param_importance(trials: Sequence[TrialRecord], max_trials: int = MAX_TRIALS,
                      replicates: int = REPLICATES) -> go.Figure:
     """fANOVA and PED-ANOVA importance (mean ± sd over bootstrap replicates), one group of
     bars per experiment; experiments with too few trials are named, not ranked."""
     title = "Hyperparameter importance (mean ± sd over bootstrap fits)"
     by_exp: dict[str, list[TrialRecord]] = {}
-    for t in completed(trials):
-        by_exp.setdefault(t.experiment.name, []).append(t)
+    for t in search_trials(trials, ("complete", "pruned")):
+        if t.objective is not None:
+            by_exp.setdefault(t.experiment.name, []).append(t)
     ranked: list[tuple[str, Importance, Importance]] = []
     notes, unranked = [], []
     for name, ts in by_exp.items():
-        shown, note = sample(ts, max_trials)
-        study = replay(shown)
-        if study is None:
-            continue
-        fanova = study_importance(study, replicates, "fanova")
-        if not fanova.runs:
+        fanova, study, note = _fit_experiment(ts, max_trials, replicates)
+        if fanova is None:
             continue
         if not fanova.ranked:
             unranked.append(f"{name} ({fanova.n_trials} of {fanova.needed} needed for "
