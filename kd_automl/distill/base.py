@@ -65,6 +65,7 @@ class TeacherOutput:
 
     logits: torch.Tensor
     features: list[torch.Tensor] | None = None
+    strong: tuple[torch.Tensor, torch.Tensor] | None = None  # (strong view, its logits)
 
 
 class Distiller(nn.Module):
@@ -78,7 +79,10 @@ class Distiller(nn.Module):
     method trains one student of the spec's architecture, whose outputs are all its
     loss reads from it, so trials can be trained as a fused group) and
     ``stochastic`` (its loss draws random numbers, so a fused member keeps its own
-    random stream).
+    random stream). ``strong_view``: the engine also draws a strongly augmented view of
+    every batch (:func:`kd_automl.data.augment.strong_augment` after the spec's own
+    augmentation, from the run's seeded augmentation stream) and runs the teacher on it;
+    ``teacher_out.strong`` holds ``(view, teacher logits)``.
     """
 
     name: ClassVar[str] = ""
@@ -88,6 +92,7 @@ class Distiller(nn.Module):
     members_key: ClassVar[str] = "member_acc"
     fusable: ClassVar[bool] = False
     stochastic: ClassVar[bool] = False
+    strong_view: ClassVar[bool] = False
     paper: ClassVar[str] = ""
     source: ClassVar[str] = ""  # what the loss and defaults follow (docs/methods.md)
     hyperparameters: ClassVar[dict[str, HyperParameter]] = {}

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from kd_automl.data import DeviceLoader
-from kd_automl.data.augment import apply_flips, augment_batch, draw_flips
+from kd_automl.data.augment import apply_flips, augment_batch, draw_flips, strong_augment
 from kd_automl.distill.base import Distiller, TeacherOutput
 from kd_automl.engine.checkpoint import Checkpoint, rng_state, set_rng_state
 from kd_automl.engine.device import autocast, prepare_inputs, prepare_model
@@ -87,19 +87,25 @@ class BatchStream:
     batch picks the view it drew). Otherwise the frozen ``teacher`` runs on every
     (augmented) batch under ``no_grad``, with its features when
     ``needs_features``. One stream can feed several students (a fused group):
-    every batch's teacher outputs are computed once.
+    every batch's teacher outputs are computed once. With ``strong_view`` every batch also
+    gets a second, strongly augmented view and the teacher's logits on it
+    (``TeacherOutput.strong``; see :class:`Distiller`).
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, budget: TrainSpec,
                  device: torch.device, *, needs_features: bool = False,
                  teacher: nn.Module | None = None, teacher_logits: torch.Tensor | None = None,
-                 teacher_logits_flipped: torch.Tensor | None = None, seed: int = 0):
+                 teacher_logits_flipped: torch.Tensor | None = None, seed: int = 0,
+                 strong_view: bool = False):
         self.flip_cache = teacher_logits_flipped is not None and budget.augment == "flip"
         if teacher_logits is not None and budget.augment != "none" and not self.flip_cache:
             raise ValueError("precomputed teacher logits cannot be used with augmented inputs "
                              "(except flip, given the logits of the flipped images too)")
         if teacher_logits is not None and needs_features:
             raise ValueError("this method needs the teacher's features: pass the teacher")
+        if strong_view and teacher is None:
+            raise ValueError("this method needs the teacher on a strong view: pass the teacher")
+        self.strong_view = strong_view
         self.x, self.budget, self.device = x, budget, device
         self.needs_features, self.teacher = needs_features, teacher
         self.teacher_logits = teacher_logits
@@ -150,6 +156,11 @@ class BatchStream:
                 t_out = teacher_forward(self.teacher, xb, self.needs_features, self.device)
             else:
                 t_out = None
+            if self.strong_view:  # its own crop/flip draws, then RandAugment's
+                xs = strong_augment(augment_batch(batch[0], self.budget.augment, self.aug_gen,
+                                                  self.budget.crop_padding), self.aug_gen)
+                xs = prepare_inputs(xs, self.device)
+                t_out.strong = (xs, teacher_forward(self.teacher, xs, False, self.device).logits)
             yield xb, yb, t_out
 
 
@@ -217,7 +228,8 @@ def fit(distiller: Distiller, x_train: torch.Tensor, y_train: torch.Tensor, budg
         stream = BatchStream(x_train, y_train, budget, device,
                              needs_features=distiller.needs_features, teacher=teacher,
                              teacher_logits=teacher_logits,
-                             teacher_logits_flipped=teacher_logits_flipped, seed=seed)
+                             teacher_logits_flipped=teacher_logits_flipped, seed=seed,
+                             strong_view=distiller.strong_view)
     except ValueError as err:
         raise ValueError(f"{distiller.name}: {err}") from None
     distiller, optimizer, schedule = prepare_distiller(distiller, stream, device)

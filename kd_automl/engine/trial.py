@@ -245,7 +245,8 @@ def load_teacher(spec: ExperimentSpec, data: Dataset, workspace: Workspace,
 def teacher_args(cached, spec: ExperimentSpec, data: Dataset, device: torch.device) -> dict:
     """How the trial's batches get the teacher's outputs (see :class:`BatchStream`)."""
     method_cls = get_method(spec.method.name)
-    return _teacher_args(cached, data, spec.train, method_cls.needs_features, device)
+    return _teacher_args(cached, data, spec.train,
+                         method_cls.needs_features or method_cls.strong_view, device)
 
 
 def build_distiller(spec: ExperimentSpec, data: Dataset, device: torch.device):
