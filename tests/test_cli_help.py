@@ -177,3 +177,29 @@ def test_check_says_where_a_spec_without_a_search_goes(capsys, tmp_path, tiny_sp
     code, _, err = run(capsys, "optuna", path, "--trials", "1",
                        "--workspace", str(tmp_path / "ws"))
     assert code == 1 and "nothing to tune" in err  # what check said the run would say
+
+
+def _commands(group, path=()):
+    for name, command in getattr(group, "commands", {}).items():
+        yield (*path, name), command
+        yield from _commands(command, (*path, name))
+
+
+def test_every_command_summary_is_its_whole_first_paragraph_on_one_line(capsys, monkeypatch):
+    import inspect
+
+    import typer.main
+
+    from kd_automl.cli import app
+
+    commands = list(_commands(typer.main.get_command(app)))
+    assert len(commands) > 20
+    for path, command in commands:
+        summary = command.get_short_help_str(80)
+        first = " ".join(inspect.cleandoc(command.help or "").split("\n\n")[0].split())
+        assert summary == first and "\n" not in summary, path
+    monkeypatch.setenv("COLUMNS", "80")  # rich wraps at the panel's width, not the source's
+    listing = _help(capsys)
+    line = next(line for line in listing.splitlines() if "exported;" in line)
+    assert "confirmed results" in line  # the source's line break after "confirmed" is gone
+    assert "in the background (e.g. from the dashboard)" in _words(listing)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 
 import typer
@@ -31,6 +32,26 @@ app.add_typer(nni_app, name="nni")
 app.add_typer(data_app, name="data")
 app.add_typer(launches_app, name="launches")
 app.add_typer(cluster_app, name="cluster")
+
+
+def _summary(doc: str | None) -> str | None:
+    """A help text's first paragraph on one line: the wrapped docstring's line breaks are
+    not sentence ends (rich keeps them; click cuts the summary at "e.g.")."""
+    return " ".join(inspect.cleandoc(doc).split("\n\n")[0].split()) if doc else None
+
+
+def one_line_summaries(typer_app: typer.Typer) -> None:
+    """Give every command and group of ``typer_app`` its summary as ``short_help``."""
+    for info in typer_app.registered_commands:
+        info.short_help = info.short_help or _summary(info.help or inspect.getdoc(info.callback))
+    for group in typer_app.registered_groups:
+        sub = group.typer_instance
+        if sub is not None:
+            group.short_help = group.short_help or _summary(group.help or sub.info.help)
+            one_line_summaries(sub)
+
+
+one_line_summaries(app)
 
 
 def main(argv: list[str] | None = None) -> None:
