@@ -43,6 +43,10 @@ def _nni():
     return nx
 
 
+def _say_waiting() -> None:
+    err_console.print("waiting for NNI's manager ...", highlight=False)
+
+
 def _status_line(p, total: int | None, bold: bool = True) -> str:
     c = p.counts
     done = c.get("SUCCEEDED", 0)
@@ -148,7 +152,7 @@ def start_cmd(
     launch = nx.start(s, ws, db_url, port=port, host=host, trials=trials,
                       concurrency=concurrency, tuner=tuner, assessor=assessor,
                       gpus=parse_gpus(gpus), use_active_gpu=use_active_gpu,
-                      max_duration=max_duration)
+                      max_duration=max_duration, on_wait=_say_waiting)
     console.print(f"experiment [bold]{launch.id}[/] (store: {launch.store_name})")
     console.print(f"web UI: {launch.url}")
     if detach:
@@ -169,7 +173,8 @@ def resume_cmd(
     nx = _nni()
 
     ws = Workspace.resolve(workspace)
-    launch = nx.resume(ws, experiment_id, port=port, host=host, trials=trials)
+    launch = nx.resume(ws, experiment_id, port=port, host=host, trials=trials,
+                       on_wait=_say_waiting)
     console.print(f"resumed [bold]{launch.id}[/]; web UI: {launch.url}")
     if detach:
         return

@@ -50,13 +50,14 @@ def import_nni():
     NNI when it is missing (the ``nni`` extra), or what broke when it does not import."""
     require_nni()
     try:
-        import nni  # noqa: F401
+        import nni
         from nni.experiment import Experiment, RunMode
     except Exception as err:  # a broken install
         raise KDAutoMLError(f"NNI is not usable ({type(err).__name__}: {err}); reinstall it: "
                             'pip install "kd-automl[nni]" (or `uv sync` in a checkout)') from None
     import logging
 
+    nni.silence_stdout()  # NNI's lines reach this process's own handlers alone, each once
     # NNI logs every step and a list of "web portal URLs" on all interfaces, which the guard
     # makes wrong; kd-automl prints the one URL that works
     if not logging.getLogger().isEnabledFor(logging.INFO):

@@ -23,7 +23,9 @@ from kd_automl.orchestrate.nni.env import (
     prepare_env,
     save_secret,
 )
+from kd_automl.orchestrate.nni.launched import manager_pid
 from kd_automl.orchestrate.nni.private import make_private, private_launch
+from kd_automl.orchestrate.nni.trial_server import follow, start_server, stop_server
 from kd_automl.spec import ExperimentSpec
 from kd_automl.workspace import Workspace
 
@@ -171,8 +173,11 @@ def start(spec: ExperimentSpec, ws: Workspace, db_url: str, *, port: int, host: 
           trials: int = 16, concurrency: int = 1, tuner: str = "TPE", assessor: str = "none",
           gpus: list[int] | None = None, use_active_gpu: bool = False,
           max_duration: str | None = None, baseline: bool = True,
-          on_baseline: Callable[[], None] | None = None) -> Launch:
-    """Start an NNI experiment for ``spec`` in the background; returns its URL and ids."""
+          on_baseline: Callable[[], None] | None = None,
+          on_wait: Callable[[], None] | None = None) -> Launch:
+    """Start an NNI experiment for ``spec`` in the background; returns its URL and ids. Its
+    warm trial server starts first, importing while the baseline trains; ``on_wait`` is
+    called once if NNI's manager does not answer at once."""
     from kd_automl.orchestrate.recording import check_before_search, run_baseline  # torch
 
     check_before_search(spec)
@@ -182,6 +187,7 @@ def start(spec: ExperimentSpec, ws: Workspace, db_url: str, *, port: int, host: 
     exp, store_name = build_experiment(spec, ws, db_url, trials=trials, concurrency=concurrency,
                                        tuner=tuner, assessor=assessor, gpus=gpus,
                                        use_active_gpu=use_active_gpu, max_duration=max_duration)
+    server = start_server(ws, exp.id, spec.dataset.name)
     if baseline:
         from kd_automl.store import Store
 
@@ -190,17 +196,19 @@ def start(spec: ExperimentSpec, ws: Workspace, db_url: str, *, port: int, host: 
                                                    study_name=exp.id), ws)
         if on_baseline:
             on_baseline()
-    return _launch(exp, ws, port, host, prefix, store_name, action="create")
+    return _launch(exp, ws, port, host, prefix, store_name, action="create", server=server,
+                   on_wait=on_wait)
 
 
 def _launch(exp, ws: Workspace, port: int, host: str, prefix: str, store_name: str,
-            action: str) -> Launch:
+            action: str, server: Path | None = None,
+            on_wait: Callable[[], None] | None = None) -> Launch:
     _, RunMode = import_nni()
     exp.url_prefix = prefix
     save_secret(ws, exp.id, {"prefix": prefix, "port": port, "host": host,
                               "store_name": store_name})
     try:
-        with private_launch():  # the prefix reaches NNI's manager by environment only
+        with private_launch(on_wait):  # the prefix reaches NNI's manager by environment only
             if action == "view":
                 exp.view(port=port, non_blocking=True)
             else:
@@ -208,11 +216,15 @@ def _launch(exp, ws: Workspace, port: int, host: str, prefix: str, store_name: s
                     exp.load_checkpoint()
                     exp._action = "resume"  # NNI's own resume() has no detached mode
                 exp.start(port, debug=False, run_mode=RunMode.Detach)
-    except Exception as err:
+    except BaseException as err:
+        stop_server(server)
+        if not isinstance(err, Exception):
+            raise
         raise KDAutoMLError(f"NNI failed to {action} experiment {exp.id}: "
                             f"{type(err).__name__}: {err}") from None
     finally:
         make_private(nni_home(ws))
+    follow(server, manager_pid(ws, exp.id))  # the trial server stops with NNI's manager
     return Launch(exp.id, port, host, prefix, store_name, exp)
 
 
@@ -232,17 +244,24 @@ def _stored_experiment(ws: Workspace, exp_id: str) -> dict[str, Any]:
     return info
 
 
+def _stored_spec(ws: Workspace, exp_id: str) -> dict[str, Any]:
+    """The spec a kd-automl experiment was started with, as its trials read it ({} if none)."""
+    spec_file = nni_home(ws) / "specs" / f"{exp_id}.json"
+    try:
+        return json.loads(spec_file.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def store_name_of(ws: Workspace, exp_id: str) -> str:
     name = load_secret(ws, exp_id).get("store_name")
     if name:
         return name
-    spec_file = nni_home(ws) / "specs" / f"{exp_id}.json"
-    spec = json.loads(spec_file.read_text()) if spec_file.exists() else {}
-    return f"{spec.get('name', 'nni')}-{exp_id}"
+    return f"{_stored_spec(ws, exp_id).get('name', 'nni')}-{exp_id}"
 
 
 def resume(ws: Workspace, exp_id: str, *, port: int, host: str = "127.0.0.1",
-           trials: int | None = None) -> Launch:
+           trials: int | None = None, on_wait: Callable[[], None] | None = None) -> Launch:
     """Resume a stopped experiment (optionally raising its trial budget to ``trials``)."""
     prefix = new_prefix()
     prepare_env(ws, host, prefix)
@@ -254,7 +273,9 @@ def resume(ws: Workspace, exp_id: str, *, port: int, host: str = "127.0.0.1",
                             f"`kd-automl nni stop {exp_id}` first")
     Experiment, _ = import_nni()
     exp = Experiment(None, id=exp_id)
-    launch = _launch(exp, ws, port, host, prefix, store_name_of(ws, exp_id), action="resume")
+    server = start_server(ws, exp_id, _stored_spec(ws, exp_id).get("dataset", {}).get("name", ""))
+    launch = _launch(exp, ws, port, host, prefix, store_name_of(ws, exp_id), action="resume",
+                     server=server, on_wait=on_wait)
     if trials is not None:
         exp.update_max_trial_number(trials)
     return launch

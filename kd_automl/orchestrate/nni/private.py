@@ -10,11 +10,15 @@ NNI's home is made private (folders 0700, files without group/other access).
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import stat
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def make_private(home: Path) -> None:
@@ -34,12 +38,18 @@ def make_private(home: Path) -> None:
 MANAGER_WAIT_S = 30  # seconds NNI's manager may take to answer its first request
 
 
+def _say_waiting() -> None:
+    log.warning("waiting for NNI's manager ...")
+
+
 @contextmanager
-def private_launch() -> Iterator[None]:
+def private_launch(on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """While NNI starts its manager: umask 077, no ``--url-prefix`` on its command line, and
     up to ``MANAGER_WAIT_S`` for the manager to answer (NNI 3.0 gives it 3 s, which a busy
-    machine's Node start exceeds: "connection refused" and a failed start)."""
-    from nni.experiment import launcher
+    machine's Node start exceeds: "connection refused" and a failed start). A manager that
+    does not answer at once calls ``on_wait`` once (default: one logged line), in place of
+    NNI's "Timeout, retry..." every second."""
+    from nni.experiment import launcher, rest
 
     original, original_check = launcher._start_rest_server, launcher._check_rest_server
 
@@ -49,7 +59,15 @@ def private_launch() -> Iterator[None]:
         return original(hidden, run_mode)
 
     def check(port, retry=3, url_prefix=None):
-        return original_check(port, retry=max(retry, MANAGER_WAIT_S), url_prefix=url_prefix)
+        for attempt in range(max(retry, MANAGER_WAIT_S)):
+            try:
+                rest.get(port, "/check-status", url_prefix)
+                return
+            except Exception:
+                if attempt == 0:
+                    (on_wait or _say_waiting)()
+            time.sleep(1)
+        rest.get(port, "/check-status", url_prefix)  # NNI's own error when it never answered
 
     old_umask = os.umask(0o077)
     launcher._start_rest_server, launcher._check_rest_server = start, check
