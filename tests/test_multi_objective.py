@@ -44,6 +44,16 @@ def test_a_width_search_stores_both_objectives_and_lists_the_front(tiny_spec_dic
     expected = {rows[i].backend_trial_id for i in non_dominated(
         [[r.student_val_acc, r.student_params] for r in rows], [True, False])}
     assert {r["trial"] for r in front} == expected and len(front) == summary.pareto_size
+    # the summary's front: the same trials, best val_acc first, each with its numbers
+    assert {str(p.trial) for p in summary.pareto} == expected
+    accs = [p.values["val_acc"] for p in summary.pareto]
+    assert accs == sorted(accs, reverse=True)
+    for p in summary.pareto:
+        row = trials[str(p.trial)]
+        assert list(p.values) == ["val_acc", "student_params"]
+        assert p.values["student_params"] == row.student_params
+        assert p.val_acc == pytest.approx(row.student_val_acc)
+        assert p.test_acc == row.student_test_acc and p.gain is None  # no baseline was run
     with pytest.raises(SystemExit):
         main(["leaderboard", "--pareto", "-e", "mo-width"])
     assert "Pareto front" in capsys.readouterr().out

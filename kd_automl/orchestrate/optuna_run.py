@@ -44,9 +44,22 @@ from kd_automl.workspace import Workspace
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class FrontTrial:
+    """One trial of a multi-objective study's Pareto front, with its numbers from the store."""
+
+    trial: int  # its Optuna number (the leaderboard's trial)
+    values: dict[str, float]  # each objective's metric and value, in the spec's order
+    val_acc: float | None = None  # fractions, as in the summary
+    test_acc: float | None = None
+    gain: float | None = None  # test_acc - the student alone's test accuracy
+    weights: Path | None = None  # its kept student, or None
+
+
 @dataclass
 class StudySummary:
-    """What :func:`run_study` did, and the study's best trial (single-objective studies).
+    """What :func:`run_study` did, and the study's best trial (single-objective studies) or
+    its Pareto front (multi-objective: ``pareto``, by the first objective).
 
     Accuracies, gains and ``best_value`` (the objective, e.g. ``val_acc``) are fractions in
     [0, 1] (0.9611), as the store holds them; the CLI shows them as % (96.11%).
@@ -69,6 +82,7 @@ class StudySummary:
     student_alone_test_acc: float | None = None  # the baseline: the student without a teacher
     best_gain: float | None = None  # best_test_acc - student_alone_test_acc (fraction)
     best_weights: Path | None = None  # its kept student (``artifacts:``), or None
+    pareto: list[FrontTrial] = field(default_factory=list)  # multi-objective: the front
 
 
 def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
@@ -159,12 +173,13 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
     done = [t for t in study.trials if t.state == TrialState.COMPLETE]
     best = study.best_trial if done and not spec.multi_objective else None
     best_row = _best_row(store, exp_id, best)
+    front = _front(store, exp_id, study, spec) if done and spec.multi_objective else []
     store.dispose()
     return StudySummary(study_name, study_name, storage_url, db_url,
                         finished_count(study) - before, best.value if best else None,
                         best.params if best else None, lost,
-                        len(study.best_trials) if done and spec.multi_objective else None,
-                        warm, continued, **best_row)
+                        len(front) if done and spec.multi_objective else None,
+                        warm, continued, **best_row, pareto=front)
 
 
 def _best_value(study: optuna.Study, spec: ExperimentSpec) -> float | None:
@@ -177,22 +192,42 @@ def _best_value(study: optuna.Study, spec: ExperimentSpec) -> float | None:
         return None
 
 
+def _row_of(store: Store, exp_id: int, trial: optuna.trial.FrozenTrial):
+    """The store's row of an Optuna trial, or None."""
+    store_id = trial.user_attrs.get("kd_trial_id")
+    rows = store.trials_by_id([store_id]) if isinstance(store_id, int) else []
+    if not rows:
+        rows = [t for t in store.trials([exp_id], role="search")
+                if t.backend_trial_id == str(trial.number)]
+    return rows[-1] if rows else None
+
+
 def _best_row(store: Store, exp_id: int, best) -> dict[str, Any]:
     """The summary's fields of the best Optuna trial, from its row in the store."""
     if best is None:
         return {}
-    store_id = best.user_attrs.get("kd_trial_id")
-    rows = store.trials_by_id([store_id]) if isinstance(store_id, int) else []
-    if not rows:
-        rows = [t for t in store.trials([exp_id], role="search")
-                if t.backend_trial_id == str(best.number)]
-    if not rows:
+    t = _row_of(store, exp_id, best)
+    if t is None:
         return {"best_trial": best.number}
-    t = rows[-1]
     return {"best_trial": best.number, "best_val_acc": t.student_val_acc,
             "best_test_acc": t.student_test_acc,
             "student_alone_test_acc": t.experiment.baseline_test_acc, "best_gain": t.gain,
             "best_weights": t.weights.path if t.weights else None}
+
+
+def _front(store: Store, exp_id: int, study: optuna.Study, spec: ExperimentSpec
+           ) -> list[FrontTrial]:
+    """The study's Pareto front, best first by its first objective."""
+    metrics = [g.metric for g in spec.goals]
+    first_up = spec.goals[0].direction == "maximize"
+    front = []
+    for trial in sorted(study.best_trials, key=lambda t: t.values[0], reverse=first_up):
+        t = _row_of(store, exp_id, trial)
+        front.append(FrontTrial(
+            trial.number, dict(zip(metrics, trial.values, strict=True)),
+            t.student_val_acc if t else None, t.student_test_acc if t else None,
+            t.gain if t else None, t.weights.path if t and t.weights else None))
+    return front
 
 
 def _warm_start(study: optuna.Study, spec: ExperimentSpec, store: Store, study_name: str,
