@@ -10,9 +10,7 @@ import typer
 from kd_automl.cli.cluster import (
     Account,
     ClusterProfile,
-    CpusPerWorker,
     Detach,
-    GpusPerWorker,
     Mem,
     Partition,
     Qos,
@@ -32,6 +30,7 @@ from kd_automl.cli.options import (
     open_store,
     setup_logging,
 )
+from kd_automl.cli.ray_cluster import CpusPerWorker, GpusPerWorker, Ray
 from kd_automl.errors import KDAutoMLError
 
 app = typer.Typer()
@@ -181,21 +180,33 @@ def optuna_cmd(
     slurm: Slurm = False, cluster: ClusterProfile = None, partition: Partition = None,
     gpus_per_worker: GpusPerWorker = None, cpus_per_worker: CpusPerWorker = None,
     mem: Mem = None, time: Time = None, account: Account = None, qos: Qos = None,
-    single_node: SingleNode = False, detach: Detach = False,
+    single_node: SingleNode = False, detach: Detach = False, ray: Ray = None,
 ) -> None:
     """Run (or resume) an Optuna study of SPEC; every trial lands in the store.
 
     More processes or machines join it: kd-automl optuna worker SPEC --study NAME --db URL;
-    on a Slurm cluster: --slurm --workers K --db URL (one job array)"""
+    on a Slurm cluster: --slurm --workers K --db URL (one job array); on a Ray cluster:
+    --ray ADDRESS --workers K --db URL (K actors)"""
     from kd_automl.orchestrate.gpus import parse_gpus
 
     setup_logging(verbose)
+    if ray is not None:
+        from kd_automl.cli.ray_cluster import run_ray
+
+        if slurm or cluster is not None or detach:
+            raise KDAutoMLError("--ray goes without --slurm, --cluster and --detach")
+        return run_ray(spec, trials, address=ray, workers=workers,
+                       gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker,
+                       workspace=workspace, db=db, study=study, fresh=fresh, threads=threads)
     if slurm or cluster is not None:
         from kd_automl.cli.cluster import run_slurm
+        from kd_automl.cli.ray_cluster import whole
 
         return run_slurm(spec, trials, workers=None if workers == 1 else workers,
-                         profile=cluster, partition=partition, gpus_per_worker=gpus_per_worker,
-                         cpus_per_worker=cpus_per_worker, mem=mem, time=time, account=account,
+                         profile=cluster, partition=partition,
+                         gpus_per_worker=whole(gpus_per_worker, "--gpus-per-worker"),
+                         cpus_per_worker=whole(cpus_per_worker, "--cpus-per-worker"),
+                         mem=mem, time=time, account=account,
                          qos=qos, single_node=single_node, detach=detach, workspace=workspace,
                          db=db, study=study, fresh=fresh, threads=threads)
     if detach:
