@@ -3,14 +3,12 @@ the store, Stop, and links to their leaderboard, trials, report, log and NNI's w
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 from flask import Response
-from plotly.utils import PlotlyJSONEncoder
 
+from kd_automl.dashboard.cell_diff import cell_key, plan_refresh
 from kd_automl.dashboard.data import DashboardData
 from kd_automl.errors import KDAutoMLError
 from kd_automl.orchestrate import launches
@@ -79,10 +77,6 @@ def _row(s: launches.LaunchStatus, cells: dict[str, Any]) -> html.Tr:
     return html.Tr(tds, className="run-row", **{"data-launch": s.id})
 
 
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, cls=PlotlyJSONEncoder).encode()).hexdigest()[:16]
-
-
 def _head() -> html.Tr:
     return html.Tr([html.Th(c, style={**_CELL, "background": "#f4f4f4", "textAlign": "left"})
                     for c in COLUMNS])
@@ -103,28 +97,19 @@ def register(app: Dash, ws: Workspace, data: DashboardData) -> None:
         statuses = launches.statuses(ws)[:RECENT]
         ids = [s.id for s in statuses]
         rows = {s.id: (s, _cells(ws, data, s)) for s in statuses}
-        shown_now = {f"{i}|{k}": _digest(v) for i in ids for k, v in rows[i][1].items()}
-        shown_now.update({f"{i}|stop": _digest(_stop_style(rows[i][0])) for i in ids})
+        values = {cell_key(i, k): v for i in ids for k, v in rows[i][1].items()}
+        values.update({cell_key(i, "stop"): _stop_style(rows[i][0]) for i in ids})
         cell_ids, stop_ids = ctx.outputs_list[2], ctx.outputs_list[3]
-        if not shown or ids != shown.get("ids"):
+        asked = [cell_key(c["id"]["launch"], c["id"]["col"]) for c in cell_ids]
+        asked += [cell_key(c["id"]["launch"], "stop") for c in stop_ids]
+        plan = plan_refresh(shown, ids, values, asked)
+        if plan.rebuild:
             table = ([_head(), *[_row(*rows[i]) for i in ids]] if ids else
                      [html.Tr(html.Td("no launches yet", style={"color": "#777"}))])
-            return (table, {"ids": ids, "cells": shown_now}, [no_update] * len(cell_ids),
-                    [no_update] * len(stop_ids))
-        before = shown.get("cells", {})
-
-        def changed(launch: str, key: str, value: Any) -> Any:  # only what changed is sent
-            k = f"{launch}|{key}"
-            return value if k in shown_now and before.get(k) != shown_now[k] else no_update
-
-        cells = [changed(c["id"]["launch"], c["id"]["col"],
-                         rows.get(c["id"]["launch"], (None, {}))[1].get(c["id"]["col"]))
-                 for c in cell_ids]
-        stops = [changed(c["id"]["launch"], "stop", _stop_style(rows[c["id"]["launch"]][0])
-                         if c["id"]["launch"] in rows else None) for c in stop_ids]
-        if before == shown_now:
-            return no_update, no_update, cells, stops
-        return no_update, {"ids": ids, "cells": shown_now}, cells, stops
+            return table, plan.shown, [no_update] * len(cell_ids), [no_update] * len(stop_ids)
+        out = [values[k] if send else no_update for k, send in zip(asked, plan.send, strict=True)]
+        cells, stops = out[:len(cell_ids)], out[len(cell_ids):]
+        return no_update, no_update if plan.unchanged else plan.shown, cells, stops
 
     @app.callback(Output("run-message", "children"),
                   Output("runs-version", "data", allow_duplicate=True),
