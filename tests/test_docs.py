@@ -1,0 +1,131 @@
+"""The generated reference pages (docs/hooks/) cover the code: every command of the typer app
+with every option, every field of the spec's models; and the generators refuse to build a
+page that has drifted (a command without help, a spec field without its meaning)."""
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from pydantic import BaseModel
+from typer._click import Context
+from typer.main import get_command
+
+from kd_automl.cli.app import app
+from kd_automl.spec import ExperimentSpec
+
+HOOKS = Path(__file__).resolve().parent.parent / "docs" / "hooks"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"docs_{name}", HOOKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+cli_reference = _load("cli_reference")
+spec_schema = _load("spec_schema")
+
+
+def _leaf_commands(group, words=()):
+    """(words as typed, command) of every command below ``group``, hidden ones included."""
+    ctx = Context(group)
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        typed = (*words, *("optuna worker" if name == "optuna-worker" else name).split())
+        yield typed, cmd
+        if hasattr(cmd, "list_commands"):
+            yield from _leaf_commands(cmd, typed)
+
+
+def _sections(markdown: str) -> dict[str, str]:
+    """The page's ``## heading`` sections by heading text (anchors dropped)."""
+    parts = re.split(r"^## (.+?)(?: \{#[^}]*\})?$", markdown, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def test_cli_page_has_every_command_with_every_option():
+    sections = _sections(cli_reference.cli_markdown())
+    commands = list(_leaf_commands(get_command(app)))
+    assert {"optuna worker", "nni start", "cluster status", "export"} <= {
+        " ".join(w) for w, _ in commands}
+    for words, cmd in commands:
+        title = " ".join(("kd-automl", *words))
+        assert title in sections, f"no section for {title}"
+        body = sections[title]
+        for param in cmd.params:
+            if getattr(param, "hidden", False):
+                continue
+            names = [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]
+            shown = (names if param.param_type_name == "option" else [param.name.upper()])
+            for name in shown:
+                assert f"`{name}`" in body, f"{title}: {name} missing"
+    assert len(sections) == len(commands)
+
+
+def test_cli_page_shows_defaults_choices_and_help():
+    body = _sections(cli_reference.cli_markdown())["kd-automl optuna"]
+    row = next(line for line in body.splitlines() if line.startswith("| `--trials`"))
+    assert "`-n`" in row and "`16`" in row and "Trials to run" in row
+    fresh = next(line for line in body.splitlines() if line.startswith("| `--fresh`"))
+    assert "`--no-fresh`" in fresh and "flag" in fresh
+
+
+def test_cli_page_refuses_a_command_without_help():
+    bare = typer.Typer()
+
+    @bare.command()
+    def first() -> None:
+        """Has help."""
+
+    @bare.command()
+    def second() -> None:
+        pass
+
+    with pytest.raises(ValueError, match="kd-automl second has no help text"):
+        cli_reference.cli_markdown(bare)
+
+
+def _spec_models(model, seen=None):
+    seen = {} if seen is None else seen
+    seen.setdefault(model, None)
+    for field in model.model_fields.values():
+        stack = [field.annotation]
+        while stack:
+            a = stack.pop()
+            if isinstance(a, type) and issubclass(a, BaseModel):
+                if a not in seen:
+                    _spec_models(a, seen)
+            else:
+                stack.extend(getattr(a, "__args__", ()))
+    return list(seen)
+
+
+def test_schema_page_names_every_field_of_every_model():
+    markdown = spec_schema.schema_markdown()
+    sections = list(_sections(markdown).values())
+    models = _spec_models(ExperimentSpec)
+    assert {m.__name__ for m in models} >= {"TrainSpec", "PrunerSpec", "ArtifactsSpec"}
+    for model in models:
+        anchor = f"{{#{model.__name__.lower()}}}"
+        assert anchor in markdown, f"no section for {model.__name__}"
+        body = next(s for s, h in zip(sections, re.findall(r"^## .*$", markdown, flags=re.M),
+                                      strict=True) if anchor in h)
+        for name in model.model_fields:
+            assert f"| `{name}` |" in body, f"{model.__name__}.{name} missing"
+    train = _sections(markdown)["`train`, `teacher_train`: train"]
+    assert "| `lr` | float | `0.05` | > 0 |" in train
+
+
+def test_schema_page_refuses_a_field_without_meaning_and_a_stale_one(monkeypatch):
+    meanings = dict(spec_schema.MEANING)
+    del meanings["TrainSpec.lr"]
+    meanings["TrainSpec.learning_rate"] = "gone"
+    monkeypatch.setattr(spec_schema, "MEANING", meanings)
+    with pytest.raises(ValueError, match=r"no meaning for TrainSpec\.lr.*"
+                                         r"TrainSpec\.learning_rate is no field"):
+        spec_schema.schema_markdown()
