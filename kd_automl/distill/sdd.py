@@ -1,10 +1,11 @@
-"""Scale-decoupled KD (Wei et al., CVPR 2024; shicaiwei123/SDD-CVPR2024): KD or DKD on the
+"""Scale-decoupled KD (Wei et al., CVPR 2024; shicaiwei123/SDD-CVPR2024): KD, DKD or NKD on the
 logits of every cell of the last feature map, pooled at several scales.
 
 Both models' last (pre-pooling) maps are average-pooled to 4x4 and from there to each scale in
 ``scales`` (1 = the global cell, 2 = a 2x2 grid, 4 = 4x4), as the authors' ``SPP``; each
 model's own classifier gives every cell's logits. The base loss (``sdd_kd``: Hinton's KD term;
-``sdd_dkd``: DKD's ``alpha TCKD + beta NCKD``) is computed for every (cell, sample) row and
+``sdd_dkd``: DKD's ``alpha TCKD + beta NCKD``; ``sdd_nkd``: NKD's target and normalised
+non-target terms) is computed for every (cell, sample) row and
 averaged over all rows, a row weighted ``complementary_weight`` (the paper's beta, the authors' 2)
 when the teacher's prediction on that cell and on the whole image disagree about the label
 (one right, one wrong: a complementary term) and 1 otherwise (consistent terms and the global
@@ -25,6 +26,7 @@ import torch.nn.functional as F
 from kd_automl.distill._modules import student_features
 from kd_automl.distill.base import Distiller, HyperParameter
 from kd_automl.distill.dkd import DKD
+from kd_automl.distill.nkd import nkd_rows
 from kd_automl.distill.registry import register_method
 from kd_automl.models.base import class_map
 
@@ -142,6 +144,40 @@ class SDDDKD(_SDD):
     def rows(self, z_s, z_t, y):
         hp = self.hp
         return dkd_rows(z_s, z_t, y, hp["alpha"], hp["beta"], hp["temperature"])
+
+    def loss(self, batch, teacher_out):
+        logits, sdd = self.sdd_loss(batch, teacher_out)
+        hp = self.hp
+        ramp = min(self.epoch / hp["warmup"], 1.0) if hp["warmup"] > 0 else 1.0
+        ce = F.cross_entropy(logits.float(), batch[1])
+        return hp["ce_weight"] * ce + ramp * sdd, {"ce": ce, "sdd": sdd}
+
+
+@register_method
+class SDDNKD(_SDD):
+    name = "sdd_nkd"
+    source = ("Wei et al. 2024; the authors' SDD-CVPR2024, mdistiller/distillers/SDD_nkd.py "
+              "(NKD: cls_KD's nkd.py)")
+    hyperparameters = {  # their cfg.DKD: T, BETA as gamma, CE_WEIGHT, WARMUP (mdistiller's)
+        "temperature": HyperParameter(4.0, low=1e-3, search={"_type": "loguniform",
+                                                               "_value": [1, 8]},
+                                      doc="T of the non-target term"),
+        "gamma": HyperParameter(8.0, low=0.0, search={"_type": "uniform", "_value": [1, 10]},
+                                doc="weight of the non-target term"),
+        "warmup": dataclasses.replace(DKD.hyperparameters["warmup"],
+                                      doc="epochs over which the SDD-NKD term ramps up "
+                                          "linearly"),
+        "ce_weight": DKD.hyperparameters["ce_weight"],
+        "keep_target": HyperParameter(False, flag=True,
+                                      doc="the non-target softmax keeps the target class, as "
+                                          "SDD's SDD_nkd.py does (off: NKD's own loss)"),
+        **_COMMON,
+    }
+
+    def rows(self, z_s, z_t, y):
+        hp = self.hp
+        target, non = nkd_rows(z_s, z_t, y, hp["temperature"], hp["gamma"], hp["keep_target"])
+        return target + non
 
     def loss(self, batch, teacher_out):
         logits, sdd = self.sdd_loss(batch, teacher_out)
