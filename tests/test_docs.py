@@ -3,7 +3,9 @@ with every option, every field of the spec's models; and the generators refuse t
 page that has drifted (a command without help, a spec field without its meaning)."""
 
 import importlib.util
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -129,3 +131,23 @@ def test_schema_page_refuses_a_field_without_meaning_and_a_stale_one(monkeypatch
     with pytest.raises(ValueError, match=r"no meaning for TrainSpec\.lr.*"
                                          r"TrainSpec\.learning_rate is no field"):
         spec_schema.schema_markdown()
+
+
+@pytest.mark.slow
+def test_site_builds_strict_and_loads_nothing_from_outside(tmp_path):
+    """``mkdocs build --strict`` passes, and no page loads a script, a style sheet or a font
+    from the network (the site is read offline, from file://)."""
+    root = HOOKS.parent.parent
+    site = tmp_path / "site"
+    run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
+                          str(site)], cwd=root, capture_output=True, text=True,
+                         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    pages = list(site.rglob("*.html"))
+    assert {"reference/cli.html", "reference/spec.html", "reference/python.html",
+            "methods.html"} <= {p.relative_to(site).as_posix() for p in pages}
+    remote = re.compile(r"<(?:script|img)[^>]+src=\"https?://|<link[^>]+href=\"https?://"
+                        r"|fonts\.googleapis|url\(https?://")
+    loads = {p.name for p in pages if remote.search(p.read_text())}
+    assert loads == set()
+    assert "kd-automl optuna worker" in (site / "reference" / "cli.html").read_text()
