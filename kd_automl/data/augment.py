@@ -74,11 +74,11 @@ def augment_batch(x: torch.Tensor, kind: str, generator: torch.Generator | None 
     return padded.gather(2, index).view(n, c, h, w)
 
 
-# RandAugment's operations (Cubuk et al. 2020; torchvision's list), each at a level v in [0, 1]
+# the strong view's operations: RandAugment's 14 (Cubuk et al. 2020), as MLKD's and CRLD's
+# mdistiller/dataset/cifar100.py list them
 STRONG_OPS = ("identity", "autocontrast", "equalize", "rotate", "solarize", "color",
               "posterize", "contrast", "brightness", "sharpness", "shear_x", "shear_y",
               "translate_x", "translate_y")
-_GEOMETRIC = STRONG_OPS[-4:] + ("rotate",)
 
 
 def _gray(u: torch.Tensor) -> torch.Tensor:
@@ -102,23 +102,21 @@ def _equalize(u: torch.Tensor) -> torch.Tensor:
     return ((ranks - low) / (1 - low).clamp_min(1e-6)).view(n, c, h, w)
 
 
-def _colour_ops(u: torch.Tensor, level: torch.Tensor, sign: torch.Tensor
-                ) -> dict[str, torch.Tensor]:
-    """Every colour operation applied to every image of ``u`` (pixels in [0, 1])."""
-    v = level[:, None, None, None]
-    factor = 1 + sign[:, None, None, None] * 0.9 * v  # enhance factors in [0.1, 1.9]
+def _colour_ops(u: torch.Tensor, value: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every colour operation applied to every image of ``u`` (pixels in [0, 1]) at its value,
+    ``value`` (per image, uniform in [0, 1)) mapped to the operation's range."""
+    v = value[:, None, None, None]
+    factor = 0.05 + 0.9 * v  # enhance factors in [0.05, 0.95]
     lo, hi = u.amin((2, 3), keepdim=True), u.amax((2, 3), keepdim=True)
     gray = _gray(u)
-    bits = 8 - torch.round(4 * v)  # 8 .. 4 bits kept
-    step = 2 ** (8 - bits)
+    step = 2 ** (8 - torch.floor(4 + 4 * v))  # 4 to 7 bits kept
+    kernel = torch.tensor([[1., 1, 1], [1, 5, 1], [1, 1, 1]], device=u.device, dtype=u.dtype)
     blurred = F.conv2d(F.pad(u, (1, 1, 1, 1), mode="replicate"),
-                       (torch.tensor([[1., 1, 1], [1, 5, 1], [1, 1, 1]], device=u.device,
-                                     dtype=u.dtype) / 13).expand(u.shape[1], 1, 3, 3),
-                       groups=u.shape[1])
+                       (kernel / 13).expand(u.shape[1], 1, 3, 3), groups=u.shape[1])
     return {
         "autocontrast": ((u - lo) / (hi - lo).clamp_min(1e-6)).where(hi > lo, u),
         "equalize": _equalize(u),
-        "solarize": torch.where(u >= 1 - v, 1 - u, u),
+        "solarize": torch.where(u * 255 >= 256 * v, 1 - u, u),  # threshold in [0, 256)
         "color": _blend(u, gray, factor),
         "posterize": torch.floor(torch.round(u * 255) / step) * step / 255,
         "contrast": _blend(u, gray.mean((1, 2, 3), keepdim=True), factor),
@@ -127,36 +125,51 @@ def _colour_ops(u: torch.Tensor, level: torch.Tensor, sign: torch.Tensor
     }
 
 
-def _affine(op: torch.Tensor, level: torch.Tensor, sign: torch.Tensor) -> torch.Tensor:
-    """``(N, 2, 3)`` sampling matrices (normalised coordinates): the geometric operation drawn
-    for each image (rotate up to 30 degrees, shear up to 0.3, translate up to 0.45 of the
-    side), the identity for the others."""
-    s = sign * level
+def _affine(op: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """``(N, 2, 3)`` sampling matrices (normalised coordinates, about the centre): the
+    geometric operation drawn for each image (rotate by -30..30 degrees, shear by -0.3..0.3,
+    translate by -0.3..0.3 of the side), the identity for the others."""
+    s = 2 * value - 1  # in [-1, 1)
     angle = torch.deg2rad(30 * s)
-    theta = torch.zeros(len(op), 2, 3, device=op.device)
-    theta[:, 0, 0] = theta[:, 1, 1] = 1
     rot = op == STRONG_OPS.index("rotate")
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    theta[:, 0, 0] = torch.where(rot, cos, theta[:, 0, 0])
-    theta[:, 1, 1] = torch.where(rot, cos, theta[:, 1, 1])
-    theta[:, 0, 1] = torch.where(rot, -sin, 0.3 * s * (op == STRONG_OPS.index("shear_x")))
-    theta[:, 1, 0] = torch.where(rot, sin, 0.3 * s * (op == STRONG_OPS.index("shear_y")))
-    theta[:, 0, 2] = 0.9 * s * (op == STRONG_OPS.index("translate_x"))  # 0.45 of the side
-    theta[:, 1, 2] = 0.9 * s * (op == STRONG_OPS.index("translate_y"))
-    return theta
+    one, zero = torch.ones_like(s), torch.zeros_like(s)
+    cos, sin = torch.where(rot, torch.cos(angle), one), torch.where(rot, torch.sin(angle), zero)
+    shear_x = torch.where(op == STRONG_OPS.index("shear_x"), 0.3 * s, zero)
+    shear_y = torch.where(op == STRONG_OPS.index("shear_y"), 0.3 * s, zero)
+    move_x = torch.where(op == STRONG_OPS.index("translate_x"), 0.6 * s, zero)  # 2 x 0.3
+    move_y = torch.where(op == STRONG_OPS.index("translate_y"), 0.6 * s, zero)
+    return torch.stack([torch.stack([cos, shear_x - sin, move_x], 1),
+                        torch.stack([sin + shear_y, cos, move_y], 1)], 1)
 
 
-def strong_augment(x: torch.Tensor, generator: torch.Generator | None = None, ops: int = 2,
-                   magnitude: float = 10.0, fill: float = 0.5) -> torch.Tensor:
-    """RandAugment on a whole batch on the device: ``ops`` operations per image, each drawn
-    uniformly from :data:`STRONG_OPS` and applied at ``magnitude`` (0..30, RandAugment's
-    scale: 10 is a third of each operation's range) with a random sign.
+def _cutout(u: torch.Tensor, fill: torch.Tensor, generator: torch.Generator | None
+            ) -> torch.Tensor:
+    """One square per image, its side uniform in [0, 0.5) of the width, at a uniform centre
+    (clipped at the border), painted ``fill`` (per channel)."""
+    n, _, h, w = u.shape
+    side, cx, cy = (torch.rand(3, n, generator=generator) * torch.tensor([[w / 2], [w], [h]])
+                    ).to(u.device, non_blocking=True)
+    x0, y0 = (cx - side / 2).clamp_min(0).floor(), (cy - side / 2).clamp_min(0).floor()
+    cols, rows = torch.arange(w, device=u.device), torch.arange(h, device=u.device)
+    inside_x = (cols >= x0[:, None]) & (cols <= (x0 + side)[:, None]) & (side[:, None] > 0)
+    inside_y = (rows >= y0[:, None]) & (rows <= (y0 + side)[:, None])
+    box = (inside_y[:, :, None] & inside_x[:, None, :])[:, None]
+    return torch.where(box, fill, u)
 
-    The inputs are normalised; the colour operations work on pixels in [0, 1], recovered per
-    channel from the batch's own range (its darkest and brightest values: 0 and 1 for any batch
-    of natural images), and the result is mapped back. Geometric operations are one
-    ``grid_sample`` per round (nearest pixel, uncovered pixels ``fill``, PIL's defaults);
-    every draw uses ``generator`` (CPU), so a seed gives the same views on every device.
+
+def strong_augment(x: torch.Tensor, generator: torch.Generator | None = None, ops: int = 2
+                   ) -> torch.Tensor:
+    """The strong view of MLKD and CRLD on a whole batch on the device: the authors'
+    ``RandAugment(2, 10)`` (their ``mdistiller/dataset/cifar100.py``): ``ops`` operations per
+    image, each drawn uniformly from :data:`STRONG_OPS` with its value drawn uniformly from the
+    operation's range (their list ignores the magnitude 10), then a cutout.
+
+    The inputs are normalised; the operations work on pixels in [0, 1], recovered per channel
+    from the batch's own range (its darkest and brightest values: 0 and 1 for any batch of
+    natural images), and the result is mapped back. Geometric operations are one
+    ``grid_sample`` per round (nearest pixel, uncovered pixels black, as PIL's); the cutout is
+    painted the channel mean. Every draw uses ``generator`` (CPU), so a seed gives the same
+    views on every device.
 
     >>> x = torch.randn(4, 3, 8, 8)
     >>> strong_augment(x, torch.Generator().manual_seed(0)).shape
@@ -166,13 +179,13 @@ def strong_augment(x: torch.Tensor, generator: torch.Generator | None = None, op
     lo = x.amin((0, 2, 3), keepdim=True)
     span = (x.amax((0, 2, 3), keepdim=True) - lo).clamp_min(1e-6)
     u = ((x.float() - lo) / span).clamp(0, 1)
-    level = torch.full((n,), magnitude / 30, device=x.device)
     for _ in range(ops):
         op = torch.randint(0, len(STRONG_OPS), (n,), generator=generator)
-        sign = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
-        op, sign = op.to(x.device, non_blocking=True), sign.to(x.device, non_blocking=True)
-        for name, out in _colour_ops(u, level, sign).items():
+        value = torch.rand(n, generator=generator)
+        op, value = op.to(x.device, non_blocking=True), value.to(x.device, non_blocking=True)
+        for name, out in _colour_ops(u, value).items():
             u = torch.where((op == STRONG_OPS.index(name))[:, None, None, None], out, u)
-        grid = F.affine_grid(_affine(op, level, sign), list(u.shape), align_corners=False)
-        u = F.grid_sample(u - fill, grid, mode="nearest", align_corners=False) + fill
+        grid = F.affine_grid(_affine(op, value), list(u.shape), align_corners=False)
+        u = F.grid_sample(u, grid, mode="nearest", align_corners=False)
+    u = _cutout(u, ((0 - lo) / span).clamp(0, 1), generator)  # normalised 0: the mean
     return (u * span + lo).to(x.dtype)
