@@ -9,7 +9,7 @@ Distillation"; yzd-v/cls_KD, ``mmcls/models/dis_losses/nkd.py``).
 where ``t^T``, ``s^T`` are the teacher's and the student's softmax at T over the non-target
 logits alone (the normalised non-target distributions). As the authors' code this is a
 cross-entropy, not a KL: the value carries the teacher's entropy, the gradient is the same.
-Defaults: their loss's (T 1, gamma 1.5, their ImageNet setting), CE 1.
+Defaults: their loss's (T 1, gamma 1.5), CE 1.
 """
 
 from __future__ import annotations
