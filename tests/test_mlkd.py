@@ -158,3 +158,30 @@ def test_batch_stream_draws_the_strong_view_after_the_weak_and_runs_the_teacher_
     with pytest.raises(ValueError, match="strong view"):
         BatchStream(x, y, TrainSpec(epochs=1, batch_size=8), torch.device("cpu"),
                     teacher_logits=torch.zeros(8, 3), strong_view=True)
+
+
+def test_a_stopped_mlkd_run_resumes_on_the_same_strong_views(tmp_path, one_thread):
+    """The strong views come from the stream's seeded generator, which a checkpoint saves: a run
+    stopped after epoch 2 and resumed has the curve of a run never stopped."""
+    import copy
+
+    from conftest import TINY
+    from test_checkpoint import Stop, _fit
+
+    from kd_automl.engine.checkpoint import Checkpoint
+    from kd_automl.spec import parse_spec
+    from kd_automl.workspace import Workspace
+
+    data = copy.deepcopy(TINY)
+    data["method"], data["search"] = {"name": "mlkd"}, {}
+    data["train"].update(epochs=4, augment="crop_flip")
+    spec = parse_spec(data)
+    ws = Workspace(tmp_path / "ws")
+    reference, _ = _fit(spec, ws)
+    with pytest.raises(Stop):
+        _fit(spec, ws, Checkpoint(tmp_path / "ckpt", every=1), stop_after=3)
+    curve, _ = _fit(spec, ws, Checkpoint(tmp_path / "ckpt", every=1))
+    for ours, theirs in zip(curve, reference, strict=True):
+        for key in ours:
+            assert ours[key] == pytest.approx(theirs[key], rel=1e-6, abs=1e-7), key
+    assert {"train_kd_weak", "train_kd_strong", "train_cc", "train_bc"} <= set(curve[-1])

@@ -82,3 +82,22 @@ def test_defaults_are_the_authors_loss_and_it_fuses():
     assert {k: h.default for k, h in cls.hyperparameters.items()} == {
         "temperature": 1.0, "gamma": 1.5, "ce_weight": 1.0}
     assert cls.fusable
+
+
+def test_nkd_members_of_a_fused_group_train_as_alone(tmp_path):
+    from test_fused import DIGITS, _assert_same_training, _fused
+
+    from kd_automl.engine import run_trial
+    from kd_automl.engine.trial import get_dataset
+    from kd_automl.spec import apply_params, parse_spec
+    from kd_automl.workspace import Workspace
+
+    ws = Workspace.resolve(tmp_path / "ws")
+    spec = parse_spec({**DIGITS, "method": {"name": "nkd"},
+                       "train": {**DIGITS["train"], "epochs": 1}})
+    members = [apply_params(spec, {"train.seed": s, "method.temperature": t, "method.gamma": g})
+               for s, t, g in ((0, 1.0, 1.5), (1, 3.0, 3.5))]
+    fused = _fused(spec, members, ws)
+    for i, member_spec in enumerate(members):
+        _assert_same_training(run_trial(member_spec, ws), fused[i],
+                              len(get_dataset(member_spec).y_val))
