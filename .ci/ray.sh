@@ -21,6 +21,8 @@ R="${KD_AUTOML_RAY_ROOT:-/tmp/kd-automl-ray}"
 RAY="${KD_AUTOML_RAY_BIN:-$REPO/.venv/bin/ray}"
 PORT=6379
 export RAY_USAGE_STATS_ENABLED=0 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+# a worker process that imports torch on a loaded 2-core machine may take minutes to register
+export RAY_worker_register_timeout_seconds=600
 COMMON=(--num-cpus=1 --object-store-memory=200000000 --disable-usage-stats)
 
 in_ns() { ip netns exec "$NS" "$@"; }
@@ -56,6 +58,8 @@ start_node2() {
     echo "node 2 did not join; log in $R/node2.log" >&2; exit 1
 }
 
+alive_node2() { [ -s "$R/node2.pids" ] && kill -0 "$(head -1 "$R/node2.pids")" 2>/dev/null; }
+
 bridge_postgres() {
     [ -n "${KD_AUTOML_TEST_PG:-}" ] || return 0
     command -v socat >/dev/null 2>&1 || {
@@ -75,7 +79,7 @@ case "${1:-start}" in
 stop) stop; exit 0 ;;
 exec) shift; exec ip netns exec "$NS" "$@" ;;
 node-pids) cat "$R/node2.pids"; exit 0 ;;
-node) start_node2; exit 0 ;;
+node) alive_node2 || start_node2; exit 0 ;;
 start) ;;
 *) echo "usage: bash .ci/ray.sh [start|node|node-pids|exec CMD|stop]" >&2; exit 2 ;;
 esac

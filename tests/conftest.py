@@ -29,6 +29,7 @@ TIERS = {
             "test_reskd_e2e.py", "test_reproduce.py", "test_warm_start.py", "test_strategy.py",
             "test_lean_optuna.py"),
     "slurm": ("test_slurm.py",),
+    "ray": ("test_ray.py",),
 }
 
 

@@ -60,6 +60,10 @@ def connect(address: str) -> None:
     require_ray()
     _reachable(address)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray turns a driver started under `uv run` into a runtime env that uploads this
+    # directory and rebuilds the project on every node (from the network); the actors run the
+    # install the nodes have. Set it to 1 to have Ray's way.
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     import ray
 
     if ray.is_initialized():

@@ -203,15 +203,17 @@ def _collect(run: RayRun, pending: dict, timeout: float) -> None:
         name = pending.pop(ref)
         try:
             summary = ray.get(ref)
-        except ray.exceptions.RayActorError as err:  # died more often than it may restart
-            line = f"actor {name} lost ({type(err).__name__})"
-            run.lost.append(line)
-            log.warning("%s; the other actors take over its trials", line)
-            continue
-        except ray.exceptions.RayTaskError as err:
+        except ray.exceptions.RayTaskError as err:  # the worker loop raised
             line = f"actor {name} failed: {' '.join(str(err.cause).split())[:300]}"
             run.lost.append(line)
             log.warning("%s", line)
+            continue
+        except ray.exceptions.RayError as err:  # lost more often than it may restart, or
+            # never started (no room, a worker environment that does not start)
+            said = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            line = f"actor {name} lost: {said}"
+            run.lost.append(line)
+            log.warning("%s; the other actors take over its trials", line)
             continue
         run.workers.append({"name": name, **summary})
 
