@@ -16,9 +16,11 @@ from typer._click import Context
 from typer.main import get_command
 
 from kd_automl.cli.app import app
+from test_docker import parse_only
 from kd_automl.spec import ExperimentSpec
 
-HOOKS = Path(__file__).resolve().parent.parent / "docs" / "hooks"
+ROOT = Path(__file__).resolve().parent.parent
+HOOKS = ROOT / "docs" / "hooks"
 
 
 def _load(name: str):
@@ -131,6 +133,48 @@ def test_schema_page_refuses_a_field_without_meaning_and_a_stale_one(monkeypatch
     with pytest.raises(ValueError, match=r"no meaning for TrainSpec\.lr.*"
                                          r"TrainSpec\.learning_rate is no field"):
         spec_schema.schema_markdown()
+
+
+def _documented_commands() -> list[tuple[str, str]]:
+    """(file, command) for every ``kd-automl ...`` line in the README's and the docs' shell
+    blocks (continuations joined, comments dropped; the pages other helpers own left out)."""
+    pages = [ROOT / "README.md", *(p for p in (ROOT / "docs").rglob("*.md")
+                                   if p.name not in ("methods.md", "ray.md"))]
+    out = []
+    for page in pages:
+        for block in re.findall(r"```(?:bash|console)\n(.*?)```", page.read_text(), re.S):
+            for line in block.replace("\\\n", " ").split("\n"):
+                m = re.search(r"(?:^|&& |\$\()(?:uv run )?(kd-automl .*)",
+                              line.strip().removeprefix("$ "))
+                if m:
+                    command = re.sub(r"\s+#.*$", "", m.group(1)).split(" && ")[0]
+                    out.append((page.relative_to(ROOT).as_posix(), command.rstrip(")")))
+    return out
+
+
+PLACEHOLDERS = {"$DB": "postgresql+psycopg://kd@dbhost/kd", "$JOB": "123", "ID": "abc123"}
+
+
+def _argv(command: str) -> list[str]:
+    command = re.sub(r"\[(--[^]]+)\]", r"\1", command)  # [--optional flags] as given
+    return [PLACEHOLDERS.get(w, w) for w in command.split()]
+
+
+DOCUMENTED = _documented_commands()
+
+
+def test_the_docs_show_commands_of_every_kind():
+    assert len(DOCUMENTED) > 50
+    assert {c.split()[1] for _, c in DOCUMENTED} >= {"demo", "optuna", "confirm", "export",
+                                                      "nni", "cluster", "dashboard"}
+
+
+@pytest.mark.parametrize(("page", "command"), DOCUMENTED,
+                         ids=[f"{p}:{c[:60]}" for p, c in DOCUMENTED])
+def test_every_documented_command_parses(monkeypatch, capsys, page, command):
+    code, reached = parse_only(monkeypatch, _argv(command))
+    assert code == 0, f"{page}: {command}\n{capsys.readouterr().err}"
+    assert len(reached) == 1 or command.endswith("--help")
 
 
 @pytest.mark.slow
