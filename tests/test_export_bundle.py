@@ -97,6 +97,20 @@ def test_a_trial_that_kept_no_weights_is_one_error_and_spec_only_still_exports(
         pytest.approx(unkept.params["method.alpha"])
 
 
+def test_without_an_experiment_the_latest_one_is_exported(capsys, tmp_path, searched):
+    ws = searched[0]
+    out = tmp_path / "latest"
+    code, text, err = run(capsys, "export", "--best", "--no-onnx", "-o", str(out), "-w", str(ws))
+    assert code == 0, err
+    assert "of tiny-kd" in text and (out / "student.pt").is_file()
+    from kd_automl.store import Store
+
+    (tmp_path / "empty").mkdir()
+    Store(f"sqlite:///{tmp_path / 'empty' / 'kd_automl.db'}").dispose()  # a store, no experiment
+    code, _, err = run(capsys, "export", "--best", "-o", str(out), "-w", str(tmp_path / "empty"))
+    assert code == 1 and "no experiments in" in err and "to export" in err
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["-e", "nope"], "no experiment named 'nope'"),
     (["-e", "tiny-kd", "-t", "99"], "has no trial '99'"),

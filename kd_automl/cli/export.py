@@ -14,9 +14,10 @@ app = typer.Typer()
 
 @app.command()
 def export(
-    experiment: Annotated[str, typer.Option("--experiment", "-e",
-                                            help="The experiment whose trial to export.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the files to.")],
+    experiment: Annotated[str | None, typer.Option(
+        "--experiment", "-e", help="The experiment whose trial to export (default: the "
+        "latest).")] = None,
     trial: Annotated[str | None, typer.Option(
         "--trial", "-t", help="The trial's number, as the leaderboard shows it.")] = None,
     best: Annotated[bool, typer.Option(
@@ -39,6 +40,11 @@ def export(
     if best and trial is not None:
         raise KDAutoMLError("--best and --trial choose the trial two ways; give one")
     store = read_store(workspace, db)
+    if experiment is None:
+        latest = store.experiments()
+        if not latest:
+            raise KDAutoMLError(f"no experiments in {store.display_url} to export")
+        experiment = latest[-1].name
     chosen = pick_trial(store, experiment, trial)
     summary = next(({"mean": r.mean, "ci_low": r.ci_low, "ci_high": r.ci_high,
                      "seeds": list(r.seeds)} for r in confirmed(store, [experiment])
