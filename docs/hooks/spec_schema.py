@@ -190,7 +190,7 @@ def schema_markdown() -> str:
         "# Spec schema",
         "",
         "Generated from the pydantic models in `kd_automl/spec.py` when the docs are built. "
-        "A spec is YAML or JSON; every field below can be searched by its dotted path "
+        "A spec is YAML or JSON; `search:` names the fields below by their dotted paths "
         "(`train.lr`, `student.width`, `method.temperature`). Sections marked *open* take "
         "further fields, checked by a registry (the method's hyperparameters, the model's "
         "size options, the data set's options, the sampler's and pruner's options); every "
