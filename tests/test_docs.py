@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import typer
 from pydantic import BaseModel
+from test_docker import parse_only
 from typer._click import Context
 from typer.main import get_command
 
 from kd_automl.cli.app import app
-from test_docker import parse_only
 from kd_automl.spec import ExperimentSpec
 
 ROOT = Path(__file__).resolve().parent.parent
