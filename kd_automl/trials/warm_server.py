@@ -92,13 +92,16 @@ class Server:
         self.children: dict[int, _Trial] = {}
 
     def serve(self) -> None:
-        while not _stop_asked and _alive(self.watch):
-            for key, _ in self.selector.select(0.2):
+        while not _stop_asked:
+            events = self.selector.select(0.2)
+            for key, _ in events:
                 if key.fileobj is self.listener:
                     self._accept()
                 else:
                     self._read(self.trials[key.fileobj])
             self._reap()
+            if not events and not _alive(self.watch):  # what waited is read first: a watch
+                break
         self._stop()
 
     def _accept(self) -> None:

@@ -1,0 +1,165 @@
+"""Warm NNI trials on real NNI 3.0 experiments: each trial forked by the experiment's trial
+server, NNI's trial command a thin client. The store holds what a cold trial stores; NNI's
+Kill stores the trial as failed; a killed client takes its trial with it; the server ends
+with the experiment."""
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+import yaml
+from helpers.nni import KD_AUTOML, SPEC, free_port
+
+from kd_automl.store import Store
+
+pytestmark = [pytest.mark.nni, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("warm")
+    e = {**os.environ, "HOME": str(root / "home"), "KD_AUTOML_WORKSPACE": str(root / "ws"),
+         "COLUMNS": "200", "KD_AUTOML_THREADS": "1"}
+    return {"root": root, "env": e, "ws": root / "ws"}
+
+
+def _spec(env, name: str, **train) -> Path:
+    path = env["root"] / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(dict(SPEC, name=name, train={**SPEC["train"], **train})))
+    return path
+
+
+def kd(env, *args, warm=True, timeout=600):
+    e = {**env["env"], "KD_AUTOML_NNI_WARM": "1" if warm else "0"}
+    proc = subprocess.run([*KD_AUTOML, *args], env=e, capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, f"kd-automl {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def _servers(env) -> list[psutil.Process]:
+    """The workspace's trial servers (not their forked trials, which share the command)."""
+    found = {p.pid: p for p in psutil.process_iter(["cmdline", "ppid"])
+             if "kd_automl.trials.warm_server" in " ".join(p.info["cmdline"] or [])
+             and str(env["ws"]) in " ".join(p.info["cmdline"])}
+    return [p for p in found.values() if p.info["ppid"] not in found]
+
+
+def _no_server_left(env, timeout=30) -> bool:
+    deadline = time.time() + timeout
+    while _servers(env) and time.time() < deadline:
+        time.sleep(0.3)
+    return not _servers(env)
+
+
+def _rows(env, exp_id: str) -> dict:
+    """The experiment's search trials in the store, by NNI's trial job id."""
+    store = Store(f"sqlite:///{env['ws'] / 'kd_automl.db'}")
+    exp = next(e for e in store.experiments() if e.study_name == exp_id)
+    return {t.backend_trial_id: t for t in store.trials([exp.id], with_epochs=True)
+            if t.role == "search"}
+
+
+def _stored(env, exp_id: str) -> dict:
+    """The experiment's finished search trials by NNI's sequence id."""
+    return {t.extra["nni_sequence_id"]: t for t in _rows(env, exp_id).values()}
+
+
+def _log(env, exp_id: str) -> str:
+    path = env["ws"] / "nni" / "nni-experiments" / exp_id / "trial-server.log"
+    return path.read_text() if path.exists() else ""
+
+
+def test_a_warm_trial_stores_what_a_cold_trial_stores_and_the_server_ends_with_it(env):
+    spec = _spec(env, "nni-warm-same")
+    ids = {}
+    for warm in (True, False):
+        out = kd(env, "nni", "start", str(spec), "--trials", "2", "--concurrency", "1",
+                 "--port", str(free_port()), warm=warm)
+        ids[warm] = re.search(r"experiment (\w+)", out.stdout).group(1)
+        assert "Timeout, retry" not in out.stderr
+        assert _no_server_left(env)  # the foreground start stopped it with the experiment
+    assert _log(env, ids[True]).count("ended: 0") == 2  # both trials ran in forked children
+    assert _log(env, ids[False]) == ""  # KD_AUTOML_NNI_WARM=0: no server, cold trials
+    warm, cold = _stored(env, ids[True]), _stored(env, ids[False])
+    assert sorted(warm) == sorted(cold) == [0, 1]
+    for seq in warm:
+        w, c = warm[seq], cold[seq]
+        assert w.state == c.state == "complete"
+        assert w.params == c.params and w.params  # seeded TPE: the same points
+        assert w.student_val_acc == c.student_val_acc
+        assert w.student_test_acc == c.student_test_acc
+        assert [(m.epoch, m.name, m.value) for m in w.epochs] == \
+            [(m.epoch, m.name, m.value) for m in c.epochs]
+        assert w.extra["nni_trial_job_id"] == w.backend_trial_id  # its own job's record
+
+
+def _client_of(job: str) -> psutil.Process | None:
+    """The process NNI started for trial ``job`` (its environment names the job)."""
+    for p in psutil.process_iter(["cmdline"]):
+        if "kd_automl.trials.nni" not in " ".join(p.info["cmdline"] or []):
+            continue
+        try:
+            if p.environ().get("NNI_TRIAL_JOB_ID") == job:
+                return p
+        except psutil.Error:
+            continue
+    return None
+
+
+def _wait(predicate, what: str, timeout=240):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_kill_stores_the_trial_failed_and_a_killed_client_takes_its_trial_with_it(env):
+    spec = _spec(env, "nni-warm-kill", epochs=3000)  # minutes: killed long before the end
+    out = kd(env, "nni", "start", str(spec), "--trials", "3", "--concurrency", "1",
+             "--port", str(free_port()), "--detach")
+    url = re.search(r"web UI: (http://127\.0\.0\.1:\d+/[\w-]+/)", out.stdout).group(1)
+    exp_id = re.search(r"experiment (\w+)", out.stdout).group(1)
+    try:
+        def training(skip=()):
+            return next((t for t in _rows(env, exp_id).values() if t.state == "running"
+                         and t.backend_trial_id not in skip), None)
+
+        first = _wait(training, "the first trial in training")
+        server = _servers(env)
+        assert len(server) == 1 and len(server[0].children()) == 1  # the trial: forked
+        job = first.backend_trial_id
+        r = requests.delete(f"{url}api/v1/nni/trial-jobs/{job}", timeout=10)  # the UI's Kill
+        assert r.status_code == 200, r.text
+        killed = _wait(lambda: _rows(env, exp_id)[job].state != "running" and
+                       _rows(env, exp_id)[job], "the killed trial's row")
+        assert killed.state == "failed" and "interrupted" in (killed.error or "")
+
+        def job_status(j):
+            jobs = requests.get(f"{url}api/v1/nni/trial-jobs", timeout=10).json()
+            return next((x["status"] for x in jobs if x["trialJobId"] == j), None)
+
+        assert _wait(lambda: job_status(job) in ("USER_CANCELED", "FAILED") and job_status(job),
+                     "NNI's record of the kill") == "USER_CANCELED"
+
+        second = _wait(lambda: training({job}), "the second trial in training")
+        client = _wait(lambda: _client_of(second.backend_trial_id), "its client process")
+        child = _wait(lambda: server[0].children(), "its forked child")[0]
+        client.kill()  # SIGKILL, as NNI's force kill after its 5 s
+        _wait(lambda: not child.is_running() or child.status() == psutil.STATUS_ZOMBIE,
+              "the forked trial to die with its client", timeout=10)
+        _wait(lambda: job_status(second.backend_trial_id) not in (None, "RUNNING"),
+              "NNI's record of its end")  # as a SIGKILLed cold trial: NNI's USER_CANCELED
+    finally:
+        subprocess.run([*KD_AUTOML, "nni", "stop", exp_id], env=env["env"],
+                       capture_output=True, timeout=120)
+    assert _no_server_left(env)  # `nni stop`: the server followed NNI's manager
+    assert "stopped" in _log(env, exp_id).splitlines()[-1]
