@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 import optuna
 from optuna.trial import TrialState
 
+from kd_automl.store import optuna_private as private
 from kd_automl.store.optuna_tables import running_without_heartbeat
 
 log = logging.getLogger(__name__)
@@ -93,15 +94,15 @@ class Heartbeat:
     def add(self, trial: optuna.Trial) -> None:
         """Beat for ``trial`` from now on (the first beat is recorded at once)."""
         with self._lock:
-            self._ids.add(trial._trial_id)
-        self._beat(trial._trial_id)
+            self._ids.add(private.trial_id(trial))
+        self._beat(private.trial_id(trial))
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="kd-heartbeat", daemon=True)
             self._thread.start()
 
     def remove(self, trial: optuna.Trial) -> None:
         with self._lock:
-            self._ids.discard(trial._trial_id)
+            self._ids.discard(private.trial_id(trial))
 
     def stop(self) -> None:
         self._stop.set()
@@ -125,7 +126,7 @@ _by_storage: dict[int, Heartbeat] = {}
 
 def heartbeat_for(study: optuna.Study) -> Heartbeat | None:
     """This process's heartbeat for ``study``'s storage (None where heartbeats are off)."""
-    storage = study._storage
+    storage = private.storage_of(study)
     if not (hasattr(storage, "record_heartbeat") and storage.get_heartbeat_interval()):
         return None
     beat = _by_storage.get(id(storage))
@@ -136,7 +137,7 @@ def heartbeat_for(study: optuna.Study) -> Heartbeat | None:
 
 def _never_beaten(study: optuna.Study, grace: int) -> list[int]:
     """RUNNING trials without any heartbeat that started over ``grace`` s ago (older runs)."""
-    storage = study._storage
+    storage = private.storage_of(study)
     ids = running_without_heartbeat(study) or []
     old = datetime.now() - timedelta(seconds=grace)
     return [i for i in ids if (storage.get_trial(i).datetime_start or old) <= old]
@@ -144,14 +145,14 @@ def _never_beaten(study: optuna.Study, grace: int) -> list[int]:
 
 def reap_stale(study: optuna.Study) -> int:
     """Fail (and retry once) the RUNNING trials whose process is gone; returns how many."""
-    storage = study._storage
+    storage = private.storage_of(study)
     if not (hasattr(storage, "record_heartbeat") and storage.get_heartbeat_interval()):
         return 0
-    backend = getattr(storage, "_backend", storage)  # Optuna wraps RDBStorage in a cache
+    backend = private.backend_of(storage)
     grace = getattr(backend, "grace_period", None) or 2 * storage.get_heartbeat_interval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ids = storage._get_stale_trial_ids(study._study_id) + _never_beaten(study, grace)
+        ids = private.stale_trial_ids(study) + _never_beaten(study, grace)
     callback = storage.get_heartbeat_stale_trial_callback() \
         if hasattr(storage, "get_heartbeat_stale_trial_callback") \
         else storage.get_failed_trial_callback()

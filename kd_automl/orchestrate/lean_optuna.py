@@ -18,6 +18,7 @@ import optuna
 from optuna.pruners import MedianPruner, PercentilePruner
 from optuna.trial import TrialState
 
+from kd_automl.store.optuna_private import latest_trial, tell_quietly
 from kd_automl.store.optuna_tables import completed_values_at
 
 
@@ -59,7 +60,7 @@ def should_prune(trial: optuna.Trial) -> bool:
     """``trial.should_prune()``'s answer; one query for a median or percentile pruner."""
     study = trial.study
     pruner = study.pruner
-    latest = getattr(trial, "_get_latest_trial", None)
+    latest = latest_trial(trial)
     if type(pruner) in (MedianPruner, PercentilePruner) and latest is not None \
             and len(study.directions) == 1:
         frozen = latest()
@@ -78,9 +79,5 @@ def should_prune(trial: optuna.Trial) -> bool:
 def tell(study: optuna.Study, trial: optuna.Trial, values: float | Sequence[float] | None = None,
          state: TrialState | None = None) -> None:
     """``study.tell(trial, values, state)`` without reading the finished trial back."""
-    try:
-        from optuna.study._tell import _tell_with_warning
-    except ImportError:  # a later Optuna: the public call
+    if not tell_quietly(study, trial, values, state):  # a later Optuna: the public call
         study.tell(trial, values, state)
-        return
-    _tell_with_warning(study=study, trial=trial, value_or_values=values, state=state)

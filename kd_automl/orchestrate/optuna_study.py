@@ -38,6 +38,7 @@ from kd_automl.search.strategy import build_pruner, build_sampler
 from kd_automl.spec import ExperimentSpec, apply_params
 from kd_automl.store import Store
 from kd_automl.store.db import schema_lock
+from kd_automl.store.optuna_private import warmup_steps
 from kd_automl.workspace import Workspace
 
 TARGET_ATTR = "kd_automl_target"  # finished trials the running study is asked for
@@ -70,7 +71,7 @@ def _may_prune(pruner: optuna.pruners.BasePruner, epoch: int) -> bool:
     if isinstance(pruner, optuna.pruners.NopPruner):
         return False
     if isinstance(pruner, optuna.pruners.PercentilePruner):
-        return epoch >= getattr(pruner, "_n_warmup_steps", 0)
+        return epoch >= warmup_steps(pruner)
     return True
 
 

@@ -10,6 +10,8 @@ import optuna
 import sqlalchemy as sa
 from optuna.trial import TrialState
 
+from kd_automl.store.optuna_private import backend_of, rdb_models, storage_of, study_id
+
 _COUNTS = sa.text(
     "SELECT t.state, COUNT(*), COUNT(a.trial_id) FROM trials t LEFT JOIN "
     "trial_user_attributes a ON a.trial_id = t.trial_id AND a.key = 'fail_reason' "
@@ -21,8 +23,7 @@ _NEVER_BEATEN = sa.text(
 
 def storage_engine(study: optuna.Study) -> sa.Engine | None:
     """The SQLAlchemy engine behind ``study``'s RDB storage (None for other storages)."""
-    storage = study._storage
-    return getattr(getattr(storage, "_backend", storage), "engine", None)
+    return getattr(backend_of(storage_of(study)), "engine", None)
 
 
 def state_counts(study: optuna.Study) -> list[tuple[str, int, int]] | None:
@@ -32,7 +33,7 @@ def state_counts(study: optuna.Study) -> list[tuple[str, int, int]] | None:
         return None
     with engine.connect() as conn:
         return [(getattr(state, "name", state), n, failed_alone) for state, n, failed_alone
-                in conn.execute(_COUNTS, {"sid": study._study_id})]
+                in conn.execute(_COUNTS, {"sid": study_id(study)})]
 
 
 def completed_values_at(study: optuna.Study, step: int) -> list[float | None] | None:
@@ -41,13 +42,12 @@ def completed_values_at(study: optuna.Study, step: int) -> list[float | None] | 
     engine = storage_engine(study)
     if engine is None:
         return None
-    from optuna.storages._rdb import models
-
+    models = rdb_models()
     t = models.TrialModel.__table__
     v = models.TrialIntermediateValueModel.__table__
     q = (sa.select(v.c.intermediate_value, v.c.intermediate_value_type)
          .select_from(t.outerjoin(v, sa.and_(v.c.trial_id == t.c.trial_id, v.c.step == step)))
-         .where(t.c.study_id == study._study_id, t.c.state == TrialState.COMPLETE))
+         .where(t.c.study_id == study_id(study), t.c.state == TrialState.COMPLETE))
     decode = models.TrialIntermediateValueModel.stored_repr_to_intermediate_value
     with engine.connect() as conn:
         return [None if kind is None else decode(value, kind)
@@ -60,7 +60,7 @@ def running_without_heartbeat(study: optuna.Study) -> list[int] | None:
     if engine is None:
         return None
     with engine.connect() as conn:
-        return [r[0] for r in conn.execute(_NEVER_BEATEN, {"sid": study._study_id})]
+        return [r[0] for r in conn.execute(_NEVER_BEATEN, {"sid": study_id(study)})]
 
 
 class AdvisoryLock:
