@@ -49,9 +49,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run(mode: str, root: Path, trials: int, concurrency: int) -> tuple[str, float]:
+def run(mode: str, root: Path, trials: int, concurrency: int,
+        name: str | None = None) -> tuple[str, float]:
     """Run one search; the name of its experiment in the store and its wall time."""
-    name = f"bench-{mode.replace(' ', '-').lower()}-{concurrency}"
+    name = name or f"bench-{mode.replace(' ', '-').lower()}-{concurrency}"
     spec = root / f"{name}.yaml"
     spec.write_text(yaml.safe_dump({"name": name, **SPEC}))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "KD_AUTOML_THREADS": "1",
@@ -85,7 +86,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 2])
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="kd-nni-bench-"))
-    run("Optuna", root, 1, 1)  # the teacher trained and cached for every row
+    run("Optuna", root, 1, 1, name="bench-warm-up")  # the teacher, cached for every row
     load = [os.getloadavg()[0]]
     results = {}
     for c in args.concurrency:

@@ -14,7 +14,7 @@ import signal
 import socket
 import sys
 
-from kd_automl.trials.wire import SERVER_ENV, Reader, send
+from kd_automl.trial_wire import SERVER_ENV, Reader, send
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
              signal.SIGUSR2)

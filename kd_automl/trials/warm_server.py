@@ -32,7 +32,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from kd_automl.trials.wire import Reader, send
+from kd_automl.trial_wire import Reader, send
 
 # what a trial imports, and NNI's own heavy dependencies (not NNI: it reads the trial's
 # environment at import); the data set's reader by its name (``--dataset``)

@@ -192,8 +192,12 @@ def start(spec: ExperimentSpec, ws: Workspace, db_url: str, *, port: int, host: 
         from kd_automl.store import Store
 
         store = Store(db_url)
-        run_baseline(spec, store, store.experiment(spec, "nni", name=store_name,
-                                                   study_name=exp.id), ws)
+        try:
+            run_baseline(spec, store, store.experiment(spec, "nni", name=store_name,
+                                                       study_name=exp.id), ws)
+        except BaseException:
+            stop_server(server)
+            raise
         if on_baseline:
             on_baseline()
     return _launch(exp, ws, port, host, prefix, store_name, action="create", server=server,
@@ -273,7 +277,8 @@ def resume(ws: Workspace, exp_id: str, *, port: int, host: str = "127.0.0.1",
                             f"`kd-automl nni stop {exp_id}` first")
     Experiment, _ = import_nni()
     exp = Experiment(None, id=exp_id)
-    server = start_server(ws, exp_id, _stored_spec(ws, exp_id).get("dataset", {}).get("name", ""))
+    dataset = _stored_spec(ws, exp_id).get("dataset", {}).get("name", "")
+    server = start_server(ws, exp_id, dataset)
     launch = _launch(exp, ws, port, host, prefix, store_name_of(ws, exp_id), action="resume",
                      server=server, on_wait=on_wait)
     if trials is not None:

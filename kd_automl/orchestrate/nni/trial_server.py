@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from kd_automl.orchestrate.nni.env import nni_home
-from kd_automl.trials.wire import SERVER_ENV, send
+from kd_automl.trial_wire import SERVER_ENV, send
 from kd_automl.workspace import Workspace
 
 log = logging.getLogger(__name__)
