@@ -41,8 +41,8 @@ class CRLD(Distiller):
     fusable = False  # its student runs on a second view the fused group does not draw
     paper = ("Zhang, Liu, Cai, Ma. Cross-View Consistency Regularisation for Knowledge "
              "Distillation (ACM MM 2024)")
-    source = ("Zhang et al. 2024; the authors' code as copied in scx-822/CRLD-main at c9d6657, "
-              "mdistiller/distillers/CRLD.py")
+    source = ("Zhang et al. 2024; no official repository found: the authors' code as "
+              "copied in scx-822/CRLD-main at c9d6657, mdistiller/distillers/CRLD.py")
     hyperparameters = {
         "temperature": HyperParameter(4.0, low=1e-3, search={"_type": "uniform",
                                                                "_value": [2, 8]},

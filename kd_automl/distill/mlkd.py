@@ -78,8 +78,8 @@ class MLKD(Distiller):
     strong_view = True
     fusable = False  # its student runs on a second view the fused group does not draw
     paper = "Jin, Wang, Lin. Multi-Level Logit Distillation (CVPR 2023)"
-    source = ("Jin et al. 2023; the authors' Multi-Level-Logit-Distillation, "
-              "mdistiller/distillers/KD_ours.py")
+    source = ("Jin et al. 2023; the authors' Jin-Ying/Multi-Level-Logit-Distillation "
+              "at 5ee473f, mdistiller/distillers/KD_ours.py and dataset/cifar100.py")
     hyperparameters = {
         "temperature": HyperParameter(4.0, low=1e-3, search={"_type": "uniform",
                                                                "_value": [2, 8]},

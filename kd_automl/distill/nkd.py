@@ -42,7 +42,8 @@ class NKD(Distiller):
     fusable = True
     paper = ("Yang et al. From Knowledge Distillation to Self-Knowledge Distillation: "
              "a Unified Approach with Normalized Loss and Customized Soft Labels (ICCV 2023)")
-    source = "Yang et al. 2023; the authors' cls_KD, mmcls/models/dis_losses/nkd.py"
+    source = ("Yang et al. 2023; the authors' yzd-v/cls_KD at 9466b3f, "
+              "mmcls/models/dis_losses/nkd.py")
     hyperparameters = {
         "temperature": HyperParameter(1.0, low=1e-3, search={"_type": "loguniform",
                                                                "_value": [1, 8]},

@@ -156,8 +156,8 @@ class SDDDKD(_SDD):
 @register_method
 class SDDNKD(_SDD):
     name = "sdd_nkd"
-    source = ("Wei et al. 2024; the authors' SDD-CVPR2024, mdistiller/distillers/SDD_nkd.py "
-              "(NKD: cls_KD's nkd.py)")
+    source = ("Wei et al. 2024; the authors' SDD-CVPR2024 at e412036, "
+              "mdistiller/distillers/SDD_nkd.py (NKD: cls_KD's nkd.py)")
     hyperparameters = {  # their cfg.DKD: T, BETA as gamma, CE_WEIGHT, WARMUP (mdistiller's)
         "temperature": HyperParameter(4.0, low=1e-3, search={"_type": "loguniform",
                                                                "_value": [1, 8]},
