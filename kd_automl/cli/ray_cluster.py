@@ -81,7 +81,9 @@ def run_ray(spec: Path, trials: int, *, address: str, workers: int,
     for w in sorted(run.workers, key=lambda w: w["name"]):
         console.print(f"actor {w['name']} on node {w['node'][:12]}: "
                       f"{w.get('trials_run', 0)} trial(s)"
-                      + (" (restarted by Ray)" if w.get("restarted") else ""), highlight=False)
+                      + (" (restarted by Ray)" if w.get("restarted") else "")
+                      + (f" (stopped by {w['stopped']}; its trial went to the others)"
+                         if w.get("stopped") else ""), highlight=False)
     console.print(f"study [bold]{run.study_name}[/]: {run.trials_run} trial(s) run by "
                   f"{len(run.actors)} Ray actor(s); store {shown}", soft_wrap=True)
     for line in run.lost:

@@ -23,7 +23,7 @@ from kd_automl.errors import KDAutoMLError
 from kd_automl.orchestrate import signals
 from kd_automl.orchestrate.continue_interrupted import continue_interrupted
 from kd_automl.orchestrate.heartbeat import reap_stale
-from kd_automl.orchestrate.optuna_study import TARGET_ATTR, load_study
+from kd_automl.orchestrate.optuna_study import TARGET_ATTR, load_study, work_queue
 from kd_automl.orchestrate.ray import connect
 from kd_automl.orchestrate.ray.options import RayOptions
 from kd_automl.orchestrate.recording import check_before_search
@@ -103,7 +103,8 @@ def launch(spec: ExperimentSpec | str | Path, n_trials: int, options: RayOptions
                          [name for name, _, _ in started[1]], continued=continued)
             if on_start:
                 on_start(run)
-            _follow(run, study, store, started, on_trial)
+            _follow(run, study, store, started, on_trial,
+                    lambda: _retry_stopped(study, spec, store, ws, target))
             return run
         finally:
             store.dispose()
@@ -141,10 +142,18 @@ def _start(spec: ExperimentSpec, options: RayOptions, study_name: str, db_url: s
     return flag, actors
 
 
-def _follow(run: RayRun, study, store: Store, started, on_trial: Callable | None) -> None:
+def _retry_stopped(study, spec: ExperimentSpec, store: Store, ws: Workspace,
+                   target: int) -> None:
+    """An actor stopped on its own (SIGTERM to its process, a node drained): its interrupted
+    trial goes to the actors still running, from its checkpoint (under the queue's lock)."""
+    with work_queue(study, ws, target).held():
+        continue_interrupted(study, spec, store, ws, study.study_name)  # says each one
+
+
+def _follow(run: RayRun, study, store: Store, started, on_trial: Callable | None,
+            retry_stopped: Callable[[], None]) -> None:
     """Poll the study and the actors until it holds its trials or no actor is left;
     Ctrl-C raises the stop flag."""
-
     from kd_automl.orchestrate.workers import _StoreProgress
 
     flag, actors = started
@@ -159,7 +168,10 @@ def _follow(run: RayRun, study, store: Store, started, on_trial: Callable | None
                         progress.poll()
                     except Exception as err:  # a busy database: next time
                         log.debug("progress poll failed: %s", err)
+                seen = len(run.workers)
                 _collect(run, pending, POLL_S)
+                if pending and any(w.get("stopped") for w in run.workers[seen:]):
+                    retry_stopped()
                 finished, _running = counts(study)
                 if finished >= run.target:
                     done_at = done_at or time.monotonic()
