@@ -35,6 +35,7 @@ def methods(
 
 def _uses(cls) -> str:
     return ("teacher, assistant(s)" if cls.needs_assistant else
+            "teacher logits, weak + strong view" if getattr(cls, "strong_view", False) else
             "teacher features" if cls.needs_features else
             "teacher logits" if cls.needs_teacher else "no teacher")
 

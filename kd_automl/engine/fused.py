@@ -79,8 +79,9 @@ def fusable_method(name: str) -> str | None:
     """Why method ``name`` cannot run fused, or ``None`` when it can."""
     cls = get_method(name)
     if not cls.fusable:
-        return (f"method {name!r} trains more than one student-shaped model (or reshapes the "
-                "student), so its members do not share one architecture")
+        return (f"method {name!r} reads more than the student's logits on the group's batch "
+                "(another view, the classifier's input, several models or a reshaped student), "
+                "so its members cannot train as one fused step")
     return None
 
 
