@@ -35,7 +35,8 @@ import torch
 
 from kd_automl.engine import NullReporter, run_trial
 from kd_automl.engine.fused import FusedGroup
-from kd_automl.engine.trial import get_dataset, train_teacher
+from kd_automl.engine.teacher import train_teacher
+from kd_automl.engine.trial import get_dataset
 from kd_automl.spec import apply_params, parse_spec
 from kd_automl.workspace import Workspace
 

@@ -24,14 +24,13 @@ import torch
 from kd_automl.engine import teacher_cache
 from kd_automl.engine import trial as trial_module
 from kd_automl.engine.result import TrialResult
+from kd_automl.engine.teacher import load_teacher, teacher_args
 from kd_automl.engine.train import fit
 from kd_automl.engine.trial import (
     build_distiller,
     get_dataset,
-    load_teacher,
     record_accuracy,
     record_profile,
-    teacher_args,
 )
 from kd_automl.spec import apply_params, parse_spec
 from kd_automl.store import Store

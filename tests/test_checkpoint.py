@@ -17,8 +17,9 @@ from conftest import TINY
 
 from kd_automl.engine.checkpoint import AUTO_INTERVAL_S, FINAL_INTERVAL_S, Checkpoint
 from kd_automl.engine.result import TrialResult
+from kd_automl.engine.teacher import load_teacher, teacher_args
 from kd_automl.engine.train import fit
-from kd_automl.engine.trial import build_distiller, get_dataset, load_teacher, teacher_args
+from kd_automl.engine.trial import build_distiller, get_dataset
 from kd_automl.orchestrate.artifacts import checkpoint_dir
 from kd_automl.orchestrate.runner import PlannedList, PlannedTrial, run_trials
 from kd_automl.spec import load_spec, parse_spec

@@ -53,8 +53,8 @@ def test_worker_is_named_as_typed_and_listed_under_optuna(capsys):
 
 def test_the_first_progress_line_says_whether_the_teacher_is_cached(tmp_path, tiny_spec_dict):
     from kd_automl.cli.progress import teacher_note
+    from kd_automl.engine.teacher import teacher_cached, teacher_fields
     from kd_automl.engine.teacher_cache import cache_key
-    from kd_automl.engine.trial import _teacher_fields, teacher_cached
     from kd_automl.spec import parse_spec
     from kd_automl.workspace import Workspace
 
@@ -62,7 +62,7 @@ def test_the_first_progress_line_says_whether_the_teacher_is_cached(tmp_path, ti
     ws = Workspace(tmp_path / "ws")
     assert teacher_cached(spec, ws) is False
     assert teacher_note(False).startswith("training the teacher")
-    stem = f"digits-mlp-{cache_key(_teacher_fields(spec, spec.teacher, spec.teacher_budget))}"
+    stem = f"digits-mlp-{cache_key(teacher_fields(spec, spec.teacher, spec.teacher_budget))}"
     folder = ws.folder("teachers")
     (folder / f"{stem}.pt").write_bytes(b"x")
     (folder / f"{stem}.json").write_text("{}")

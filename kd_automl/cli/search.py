@@ -147,7 +147,7 @@ def _command(name: list[str], spec: Path | None, study: str | None, workspace, d
 
 def _teacher_cached(spec, workspace) -> bool | None:
     """Whether the run finds its teacher in the cache (None: no one teacher to train)."""
-    from kd_automl.engine.trial import teacher_cached
+    from kd_automl.engine.teacher import teacher_cached
     from kd_automl.workspace import Workspace
 
     try:

@@ -25,6 +25,17 @@ from torch import nn
 
 
 @dataclass(frozen=True)
+class Hop:
+    """One model the engine trains between the teacher and the student (a teacher assistant):
+    its model spec (a :class:`~kd_automl.spec.ModelSpec`), and the method and options it is
+    distilled with from the hop before it. The options are part of its cache key."""
+
+    model: Any
+    method: str
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class HyperParameter:
     """One hyperparameter of a method: default, valid bounds, and a sensible search range."""
 
@@ -105,6 +116,12 @@ class Distiller(nn.Module):
             v = hparams.get(k, h.default)
             self.hp[k] = bool(v) if h.flag else int(v) if h.integer else v
         self.epoch = 1  # set by the train loop at the start of every epoch (1-based)
+
+    @classmethod
+    def teacher_chain(cls, spec: Any) -> list[Hop]:
+        """The models the engine trains, in order, from the teacher down before the student
+        (each cached); the student then learns from the last. Default: none."""
+        return []
 
     @classmethod
     def build_student(cls, student: nn.Module, **hparams: float) -> nn.Module:

@@ -9,7 +9,7 @@ so C times weaker (100x on CIFAR-100) at the same T and alpha.
 
 from __future__ import annotations
 
-from kd_automl.distill.base import HyperParameter
+from kd_automl.distill.base import Hop, HyperParameter
 from kd_automl.distill.kd import KD
 from kd_automl.distill.registry import register_method
 
@@ -31,3 +31,14 @@ class TAKD(KD):
             "KL over the classes: batchmean = summed (paper, Hinton); mean = averaged, as "
             "the authors' nn.KLDivLoss()")),
     }
+
+    @classmethod
+    def teacher_chain(cls, spec) -> list[Hop]:
+        """The spec's assistants, each distilled by Hinton KD (this method's KL reduction)
+        from the one before at ``assistant_temperature`` and ``assistant_alpha``."""
+        opts = spec.method.options
+        hop = {"temperature": opts.get("assistant_temperature", 4.0),
+               "alpha": opts.get("assistant_alpha", 0.9)}
+        if opts.get("kd_reduction", "batchmean") != "batchmean":  # older cache keys stay valid
+            hop["kd_reduction"] = opts["kd_reduction"]
+        return [Hop(model, cls.name, hop) for model in spec.assistant_chain or []]

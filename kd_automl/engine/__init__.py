@@ -9,12 +9,13 @@ from kd_automl.results import TrialResult
 
 __all__ = ["NullReporter", "Reporter", "TrialResult", "run_trial", "train_teacher"]
 
-_LAZY = {"run_trial", "train_teacher"}
-
-
 def __getattr__(name: str):
-    if name in _LAZY:
-        from kd_automl.engine import trial
+    if name == "run_trial":
+        from kd_automl.engine.trial import run_trial
 
-        return getattr(trial, name)
+        return run_trial
+    if name == "train_teacher":
+        from kd_automl.engine.teacher import train_teacher
+
+        return train_teacher
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -41,15 +41,14 @@ from kd_automl.engine.device import autocast, pick_device
 from kd_automl.engine.fused_students import NotFusable, check_fusable, fused_students
 from kd_automl.engine.reporters import Reporter
 from kd_automl.engine.result import TrialResult
+from kd_automl.engine.teacher import load_teacher, teacher_args
 from kd_automl.engine.train import BatchStream, LossMeter, evaluate_members, prepare_distiller
 from kd_automl.engine.trial import (
     TrainedStudent,
     build_distiller,
     get_dataset,
-    load_teacher,
     record_accuracy,
     record_profile,
-    teacher_args,
     trained_student,
 )
 from kd_automl.errors import KDAutoMLError, TrialDiverged, TrialPruned

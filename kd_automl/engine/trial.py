@@ -19,12 +19,11 @@ from kd_automl.engine.checkpoint import Checkpoint
 from kd_automl.engine.device import pick_device, prepare_model, seed_everything
 from kd_automl.engine.reporters import NullReporter, Reporter
 from kd_automl.engine.result import TrialResult
-from kd_automl.engine.teacher_cache import is_cached, load_or_train
-from kd_automl.engine.teacher_outputs import teacher_logits
-from kd_automl.engine.train import evaluate, fit, member_accuracies
+from kd_automl.engine.teacher import load_teacher, teacher_args
+from kd_automl.engine.train import fit, member_accuracies
 from kd_automl.errors import KDAutoMLError, TrialDiverged, TrialPruned
 from kd_automl.models import build_model, profile
-from kd_automl.spec import ExperimentSpec, ModelSpec, TrainSpec
+from kd_automl.spec import ExperimentSpec
 from kd_automl.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -70,57 +69,6 @@ def get_dataset(spec: ExperimentSpec) -> Dataset:
                     d.test_fraction)
 
 
-def _teacher_fields(spec: ExperimentSpec, model: ModelSpec, budget: TrainSpec) -> dict:
-    return {"dataset": spec.dataset.model_dump(mode="json"),
-            "model": model.model_dump(mode="json"),
-            "train": budget.model_dump(mode="json", exclude={"seed"}, exclude_none=True),
-            "seed": spec.seed}
-
-
-TEACHER_FIELDS = ("dataset", "teacher", "teacher_train", "seed")  # what the teacher depends on
-
-
-def teacher_cached(spec: ExperimentSpec, workspace: Workspace) -> bool | None:
-    """Whether ``spec``'s teacher is in the workspace's cache already; None when there is no
-    one teacher to ask about (the method trains none, or the search varies it)."""
-    from kd_automl.distill import get_method
-
-    if spec.teacher is None or not get_method(spec.method.name).needs_teacher:
-        return None
-    varied = TEACHER_FIELDS + (() if spec.teacher_train else ("train",))
-    if any(key.split(".")[0] in varied for key in spec.search):
-        return None
-    name = f"{spec.dataset.name}-{spec.teacher.arch}"
-    return is_cached(workspace.root / "teachers", name,
-                     _teacher_fields(spec, spec.teacher, spec.teacher_budget))
-
-
-def train_teacher(spec: ExperimentSpec, data: Dataset, workspace: Workspace,
-                  device: torch.device, model_spec: ModelSpec | None = None):
-    """The spec's teacher, trained alone on the labels, from the cache when it is there."""
-    from kd_automl.distill.ce import CE
-
-    model_spec = model_spec or spec.teacher
-    budget = spec.teacher_budget
-    fields = _teacher_fields(spec, model_spec, budget)
-    seed_everything(spec.seed)
-    model = build_model(model_spec.arch, data.input_shape, data.num_classes, where="teacher",
-                        **model_spec.options)
-
-    def train(m):
-        log.info("training teacher %s on %s (%d epochs)", model_spec.arch, data.name,
-                 budget.epochs)
-        m = prepare_model(m, device)
-        fit(CE(m), data.x_train, data.y_train, budget, device, seed=spec.seed)
-        return {"val_acc": evaluate(m, data.x_val, data.y_val, device),
-                "test_acc": evaluate(m, data.x_test, data.y_test, device),
-                "params": sum(p.numel() for p in m.parameters())}
-
-    cached = load_or_train(workspace.folder("teachers"), f"{data.name}-{model_spec.arch}", fields,
-                           model, train)
-    return _frozen(cached, device)
-
-
 def run_trial(spec: ExperimentSpec, workspace: Workspace, reporter: Reporter | None = None,
               device: str | torch.device | None = None,
               on_student: StudentSink | None = None,
@@ -155,98 +103,6 @@ def run_trial(spec: ExperimentSpec, workspace: Workspace, reporter: Reporter | N
         result.student_val_acc = result.curve[-1].get("val_acc")
     reporter.report_final(result)
     return result
-
-
-def train_assistants(spec: ExperimentSpec, data: Dataset, workspace: Workspace,
-                     device: torch.device, teacher, result: TrialResult):
-    """Distil the teacher down the assistant chain, one cached KD run per hop.
-
-    Each assistant is trained with Hinton KD (``method.assistant_temperature``,
-    ``method.assistant_alpha``, ``method.kd_reduction``) from the previous hop, on the
-    teacher's budget, and cached under a key made of its whole chain. Returns the last
-    assistant.
-    """
-    from kd_automl.distill.takd import TAKD  # Hinton KD with the chain's KL reduction
-
-    opts = spec.method.options
-    hop = {"temperature": opts.get("assistant_temperature", 4.0),
-           "alpha": opts.get("assistant_alpha", 0.9)}
-    if opts.get("kd_reduction", "batchmean") != "batchmean":  # keeps older cache keys valid
-        hop["kd_reduction"] = opts["kd_reduction"]
-    budget = spec.teacher_budget
-    fields = _teacher_fields(spec, spec.teacher, budget)
-    chain = []
-    for a_spec in spec.assistant_chain:
-        fields = {**_teacher_fields(spec, a_spec, budget), "role": "assistant", "hop": hop,
-                  "teacher": fields}
-        seed_everything(spec.seed)
-        model = build_model(a_spec.arch, data.input_shape, data.num_classes, where="assistant",
-                            **a_spec.options)
-        source = teacher
-
-        def train(m, source=source, a_spec=a_spec):
-            log.info("training assistant %s by KD (%d epochs)", a_spec.arch, budget.epochs)
-            m = prepare_model(m, device)
-            fit(TAKD(m, **hop), data.x_train, data.y_train, budget, device,
-                **_teacher_args(source, data, budget, needs_features=False, device=device),
-                seed=spec.seed)
-            return {"val_acc": evaluate(m, data.x_val, data.y_val, device),
-                    "test_acc": evaluate(m, data.x_test, data.y_test, device),
-                    "params": sum(p.numel() for p in m.parameters())}
-
-        teacher = _frozen(load_or_train(workspace.folder("assistants"),
-                                        f"{data.name}-{a_spec.arch}", fields, model, train),
-                          device)
-        chain.append({"model": a_spec.model_dump(mode="json"), **teacher.metrics,
-                      "cache": "reused" if teacher.reused else "trained"})
-    result.extra["assistants"] = chain
-    result.extra["assistant_acc"] = chain[-1]["test_acc"]
-    return teacher
-
-
-def _frozen(cached, device: torch.device):
-    cached.model = prepare_model(cached.model, device).eval()
-    for p in cached.model.parameters():
-        p.requires_grad_(False)
-    return cached
-
-
-def _teacher_args(cached, data: Dataset, budget: TrainSpec, needs_features: bool,
-                  device: torch.device) -> dict:
-    """Cached logits (of both views under ``flip``) when logits suffice, else the model."""
-    if cached is None:
-        return {}
-    if needs_features or budget.augment not in ("none", "flip"):
-        return {"teacher": cached.model}
-    out = {"teacher_logits": teacher_logits(cached, data.x_train, "train", device)}
-    if budget.augment == "flip":
-        out["teacher_logits_flipped"] = teacher_logits(cached, data.x_train.flip(3),
-                                                       "train-flipped", device)
-    return out
-
-
-def load_teacher(spec: ExperimentSpec, data: Dataset, workspace: Workspace,
-                 device: torch.device, result: TrialResult):
-    """The trial's frozen teacher (or last assistant), recording its accuracy in ``result``;
-    ``None`` for methods that train without one."""
-    method_cls = get_method(spec.method.name)
-    if spec.teacher is None:
-        return None
-    # also for teacher-free methods: the gap column needs it
-    cached = train_teacher(spec, data, workspace, device)
-    result.teacher_test_acc = cached.metrics["test_acc"]
-    result.teacher_params = cached.metrics["params"]
-    result.extra["teacher_cache"] = "reused" if cached.reused else "trained"
-    if method_cls.needs_assistant:
-        cached = train_assistants(spec, data, workspace, device, cached, result)
-    return cached if method_cls.needs_teacher else None
-
-
-def teacher_args(cached, spec: ExperimentSpec, data: Dataset, device: torch.device) -> dict:
-    """How the trial's batches get the teacher's outputs (see :class:`BatchStream`)."""
-    method_cls = get_method(spec.method.name)
-    return _teacher_args(cached, data, spec.train,
-                         method_cls.needs_features or method_cls.strong_view, device)
 
 
 def build_distiller(spec: ExperimentSpec, data: Dataset, device: torch.device):

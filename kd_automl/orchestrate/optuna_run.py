@@ -18,7 +18,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from kd_automl.engine.trial import teacher_cached
+from kd_automl.engine.teacher import teacher_cached
 from kd_automl.errors import KDAutoMLError
 from kd_automl.orchestrate import signals
 from kd_automl.orchestrate.continue_interrupted import continue_interrupted

@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 from kd_automl.engine.device import pick_device
 from kd_automl.engine.result import TrialResult
+from kd_automl.engine.teacher import train_teacher
 from kd_automl.engine.train import predict_logits
-from kd_automl.engine.trial import get_dataset, train_teacher
+from kd_automl.engine.trial import get_dataset
 from kd_automl.errors import KDAutoMLError
 from kd_automl.models import profile
 from kd_automl.orchestrate.runner import PlannedTrial, run_one
