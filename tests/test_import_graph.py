@@ -139,3 +139,14 @@ def test_no_circle_anywhere_counting_function_level_imports():
     graph = _graph(top_level_only=False)
     assert _cycle(graph) is None
     assert _cycle(_packages(graph)) is None
+
+
+def test_the_engine_names_no_method():
+    """Methods reach the engine through the registry and the Distiller's hooks only."""
+    allowed = {"kd_automl.distill", "kd_automl.distill.base", "kd_automl.distill.registry"}
+    for m, path in MODULES.items():
+        if m.startswith("kd_automl.engine"):
+            named = {i for i in _imports(path, top_level_only=False)
+                     if i.startswith("kd_automl.distill")} - allowed
+            assert not named, (m, named)
+            assert '"takd"' not in path.read_text(), m
