@@ -73,8 +73,14 @@ def cluster():
         _ray_sh("stop", check=False)
 
 
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """One workspace for the file's studies: the teacher is trained once."""
+    return tmp_path_factory.mktemp("ray-ws")
+
+
 @pytest.fixture
-def study(tmp_path):
+def study(tmp_path, workspace):
     name = f"ray-{uuid.uuid4().hex[:8]}"
 
     def make(slow=False, **train):
@@ -87,7 +93,7 @@ def study(tmp_path):
         path.write_text(yaml.safe_dump(data))
         return path
 
-    return type("S", (), {"name": name, "make": make, "ws": tmp_path / "ws"})
+    return type("S", (), {"name": name, "make": make, "ws": workspace})
 
 
 def _cli(*args, ws, netns=True):
@@ -161,7 +167,7 @@ def test_bad_address_and_no_ray_are_one_line_each(study, monkeypatch, capsys):
     from kd_automl.cli import main
 
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails, as without the extra
-    monkeypatch.setenv("KD_AUTOML_WORKSPACE", str(study.ws))
+    monkeypatch.setenv("KD_AUTOML_WORKSPACE", str(study.ws / "no-ray"))
     with pytest.raises(SystemExit) as exit:
         main(["optuna", str(spec), "--ray", "auto", "--db", PG_URL])
     assert exit.value.code == 1
@@ -187,10 +193,10 @@ def test_a_study_through_actors_on_both_nodes(cluster, study):
 
 def test_ctrl_c_stores_the_actors_trials_interrupted_and_a_resume_finishes_them(cluster,
                                                                                study):
-    spec = study.make(slow=True, epochs=12, checkpoint_every=1)
+    spec = study.make(slow=True, epochs=60, checkpoint_every=1)  # about 10 s a trial
     proc = _optuna(study, spec, 4, cluster, "--workers", "2")
     _wait("two trials in training", lambda: len(
-        list((study.ws / "checkpoints").glob("*/*/state.json"))) >= 2, every=0.2)
+        list((study.ws / "checkpoints" / study.name).glob("*/state.json"))) >= 2, every=0.2)
     proc.send_signal(signal.SIGINT)  # Ctrl-C
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
