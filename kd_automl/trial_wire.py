@@ -2,7 +2,8 @@
 carrying the client's stdin, stdout and stderr as file descriptors. Standard library only:
 NNI's trial command imports it before anything heavy.
 
-Client to server: ``{"op": "trial", "env", "cwd", "argv"}`` (once, with the descriptors),
+Client to server: ``{"op": "trial", "env", "cwd", "umask", "argv"}`` (once, with the
+descriptors),
 ``{"op": "signal", "signal": n}`` (forwarded to the trial), or ``{"op": "watch", "pid": n}``
 (the launch: stop when that process is gone). Server to client: ``{"pid": n}`` once the
 trial is forked, then ``{"exit": code}`` or ``{"signal": n}`` when it ends.

@@ -2,9 +2,10 @@
 
 The client connects to the server's socket (``$KD_AUTOML_NNI_TRIAL_SERVER``), hands over its
 environment (NNI's trial id, output folder and command channel among it), working folder,
-arguments and stdin/stdout/stderr, forwards every stop signal NNI sends to the forked trial,
-and ends as the trial ended (its exit code, or the same signal), so NNI watches an ordinary
-process. Standard library only: no torch, no NNI.
+umask (NNI's 077: the trial's files private), arguments and stdin/stdout/stderr, forwards
+every stop signal NNI sends to the forked trial, and ends as the trial ended (its exit code,
+or the same signal), so NNI watches an ordinary process. Standard library only: no torch, no
+NNI.
 """
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ def run_warm(argv: list[str]) -> int | None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(path)
+        umask = os.umask(0o077)
+        os.umask(umask)
         send(sock, {"op": "trial", "env": dict(os.environ), "cwd": os.getcwd(),
-                    "argv": argv}, fds=(0, 1, 2))
+                    "umask": umask, "argv": argv}, fds=(0, 1, 2))
     except OSError as err:
         sock.close()
         _say(f"the warm trial server is unavailable ({err.strerror or err}); "

@@ -215,6 +215,7 @@ def _run_trial(message: dict[str, Any], fds: list[int]) -> None:
         os.close(fd)
     os.environ.clear()
     os.environ.update(message["env"])
+    os.umask(int(message.get("umask", 0o077)))
     os.chdir(message["cwd"])
     sys.argv = [sys.argv[0], *message["argv"]]
     sys.path[0] = message["cwd"]  # as ``python -m`` would
@@ -262,14 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     signal.signal(signal.SIGTERM, _ask_stop)
     signal.signal(signal.SIGINT, _ask_stop)
+    os.umask(0o077)  # what it writes is its user's alone, the socket included
     with contextlib.suppress(FileNotFoundError):
         args.socket.unlink()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old = os.umask(0o077)
-    try:
-        listener.bind(str(args.socket))
-    finally:
-        os.umask(old)
+    listener.bind(str(args.socket))
     listener.listen(64)
     _log(f"listening on {args.socket}; importing")
     t0 = time.monotonic()
