@@ -5,6 +5,7 @@ with the experiment."""
 
 import os
 import re
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -86,6 +87,10 @@ def test_a_warm_trial_stores_what_a_cold_trial_stores_and_the_server_ends_with_i
         assert _no_server_left(env)  # the foreground start stopped it with the experiment
     assert _log(env, ids[True]).count("ended: 0") == 2  # both trials ran in forked children
     assert _log(env, ids[False]) == ""  # KD_AUTOML_NNI_WARM=0: no server, cold trials
+    trials = env["ws"] / "nni" / "nni-experiments" / ids[True] / "environments"
+    logs = list(trials.glob("*/trials/*/trial.log"))
+    assert len(logs) == 2  # NNI's umask 077 reached the forked trials, as it reaches cold ones
+    assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in logs), logs
     warm, cold = _stored(env, ids[True]), _stored(env, ids[False])
     assert sorted(warm) == sorted(cold) == [0, 1]
     for seq in warm:
