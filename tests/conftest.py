@@ -15,7 +15,8 @@ import torch
 # Each tier's files (measured with --durations=0 on the 2-core machine); a file in any
 # tier is also ``slow``. A file named nowhere is in the quick tier.
 TIERS = {
-    "nni": ("test_nni.py", "test_nni_manager_wait.py", "test_launch_nni_stop.py"),
+    "nni": ("test_nni.py", "test_nni_manager_wait.py", "test_launch_nni_stop.py",
+            "test_nni_warm.py"),
     "browser": ("test_dashboard.py", "test_dashboard_launch.py", "test_analysis_report.py",
                 "test_runs_panel_refresh.py"),
     "procs": ("test_launches.py", "test_launch_nni_stop.py", "test_interrupt.py",

@@ -18,8 +18,6 @@ from helpers.nni import KD_AUTOML, SPEC, free_port
 
 from kd_automl.store import Store
 
-pytestmark = [pytest.mark.nni, pytest.mark.slow]
-
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
