@@ -20,9 +20,6 @@ ClusterProfile = Annotated[Path | None, typer.Option(
     "--cluster", help="A profile file whose `cluster:` section holds the Slurm options "
     "below (implies --slurm; options given here win).")]
 Partition = Annotated[str | None, typer.Option(help="Slurm partition.")]
-GpusPerWorker = Annotated[int | None, typer.Option(help="GPUs per Slurm task (default 0).")]
-CpusPerWorker = Annotated[int | None, typer.Option(
-    help="CPUs per Slurm task (default 1; also its torch threads).")]
 Mem = Annotated[str | None, typer.Option(help="Memory per Slurm task, e.g. 16G.")]
 Time = Annotated[str | None, typer.Option(
     "--time", help="Time limit per Slurm task, e.g. 12:00:00 (a task is signalled 120 s "
