@@ -6,6 +6,7 @@ bridged into the namespace on the same port). The commands run in the namespace 
 exec``); tiny digits studies.
 """
 
+import contextlib
 import copy
 import os
 import re
@@ -18,6 +19,7 @@ import uuid
 from pathlib import Path
 
 import optuna
+import psutil
 import pytest
 import yaml
 from optuna.trial import TrialState
@@ -222,8 +224,13 @@ def test_a_killed_node_s_trial_is_retried_once_and_the_study_finishes(cluster, s
     # half a CPU each: the node that stays holds the restarted actor too
     proc = _optuna(study, spec, 3, cluster, "--workers", "2", "--cpus-per-worker", "0.5")
     _wait("a trial on each node", lambda: _running(study.name) >= 2)
-    raylet = _ray_sh("node-pids").stdout.split()[0]
-    os.kill(int(raylet), signal.SIGKILL)  # node 2 is lost with its actor
+    # node 2 is lost: its raylet and every process under it (its actor's worker among them)
+    # at once, as a machine that goes down; a raylet killed alone leaves its worker running
+    # for a few seconds, long enough on an idle machine to finish its trial
+    raylet = psutil.Process(int(_ray_sh("node-pids").stdout.split()[0]))
+    for p in [*raylet.children(recursive=True), raylet]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.send_signal(signal.SIGKILL)
     out, err = proc.communicate(timeout=400)
     assert proc.returncode == 0, err
     s = _study(study.name)
