@@ -22,6 +22,7 @@ import optuna
 import psutil
 import pytest
 import yaml
+from conftest import TINY
 from optuna.trial import TrialState
 
 from kd_automl.orchestrate.work_queue import counts, finished_count
@@ -39,22 +40,6 @@ pytestmark = [
                        reason="set KD_AUTOML_TEST_PG to a PostgreSQL URL on 127.0.0.1 (bash "
                        ".ci/postgres.sh prints one)"),
 ]
-
-TINY = {
-    "dataset": {"name": "digits"},
-    "teacher": {"arch": "mlp", "width": 64, "depth": 1},
-    "student": {"arch": "mlp", "width": 8, "depth": 1},
-    "method": {"name": "kd", "temperature": 4.0, "alpha": 0.9},
-    "train": {"epochs": 2, "batch_size": 128, "lr": 0.05},
-    "teacher_train": {"epochs": 4, "batch_size": 128, "lr": 0.1},
-    "pruner": {"name": "none"},
-    "seed": 0,
-    "search": {
-        "method.temperature": {"_type": "loguniform", "_value": [1, 20]},
-        "method.alpha": {"_type": "uniform", "_value": [0.0, 1.0]},
-    },
-}
-
 
 def _ray_sh(*args, check=True):
     return subprocess.run(["bash", str(RAY_SH), *args], capture_output=True, text=True,
@@ -88,7 +73,7 @@ def study(tmp_path, workspace):
     def make(slow=False, **train):
         data = copy.deepcopy(TINY)
         data["name"] = name
-        data["train"].update(train)
+        data["train"].update({"epochs": 2, **train})  # 2-epoch trials unless told
         if slow:  # seconds per trial: a stop finds one running
             data["student"] = {"arch": "cnn", "width": 8}
         path = tmp_path / "spec.yaml"

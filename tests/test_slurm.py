@@ -17,6 +17,7 @@ import uuid
 import optuna
 import pytest
 import yaml
+from conftest import TINY
 from optuna.trial import TrialState
 
 from kd_automl.orchestrate.slurm import scheduler
@@ -35,22 +36,6 @@ pytestmark = [
                        "prints one)"),
 ]
 
-TINY = {
-    "dataset": {"name": "digits"},
-    "teacher": {"arch": "mlp", "width": 64, "depth": 1},
-    "student": {"arch": "mlp", "width": 8, "depth": 1},
-    "method": {"name": "kd", "temperature": 4.0, "alpha": 0.9},
-    "train": {"epochs": 2, "batch_size": 128, "lr": 0.05},
-    "teacher_train": {"epochs": 4, "batch_size": 128, "lr": 0.1},
-    "pruner": {"name": "none"},
-    "seed": 0,
-    "search": {
-        "method.temperature": {"_type": "loguniform", "_value": [1, 20]},
-        "method.alpha": {"_type": "uniform", "_value": [0.0, 1.0]},
-    },
-}
-
-
 @pytest.fixture
 def study(tmp_path):
     """A spec file of its own study name, its workspace, and the jobs to cancel after."""
@@ -62,7 +47,7 @@ def study(tmp_path):
     def make(slow=False, **train):
         data = copy.deepcopy(TINY)
         data["name"] = name
-        data["train"].update(train)
+        data["train"].update({"epochs": 2, **train})  # 2-epoch trials unless told
         if slow:  # seconds per trial: a signal finds one running
             data["student"] = {"arch": "cnn", "width": 8}
         path = tmp_path / "spec.yaml"
