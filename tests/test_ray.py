@@ -62,8 +62,15 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    """One workspace for the file's studies: the teacher is trained once."""
-    return tmp_path_factory.mktemp("ray-ws")
+    """One workspace for the file's studies, its teacher trained here (a local one-trial
+    search): no test's actors start with one of them training it while the other waits."""
+    ws = tmp_path_factory.mktemp("ray-ws")
+    spec = ws / "teacher.yaml"
+    spec.write_text(yaml.safe_dump({**TINY, "name": "ray-teacher"}))
+    subprocess.run([sys.executable, "-m", "kd_automl", "optuna", str(spec), "--trials", "1"],
+                   env={**os.environ, "KD_AUTOML_WORKSPACE": str(ws), "OMP_NUM_THREADS": "1"},
+                   check=True, capture_output=True, timeout=300)
+    return ws
 
 
 @pytest.fixture
@@ -163,18 +170,20 @@ def test_bad_address_and_no_ray_are_one_line_each(study, monkeypatch, capsys):
 
 
 def test_a_study_through_actors_on_both_nodes(cluster, study):
-    spec = study.make()
-    proc = _optuna(study, spec, 8, cluster, "--workers", "2")
+    # about 2 s a trial, the teacher trained: 2-epoch MLP trials (0.2 s) let one actor run
+    # them all while the other was still starting
+    spec = study.make(slow=True, epochs=40)
+    proc = _optuna(study, spec, 6, cluster, "--workers", "2")
     out, err = proc.communicate(timeout=400)
     assert proc.returncode == 0, err
-    assert "[8/8]" in err and "8 trial(s) run by 2 Ray actor(s)" in " ".join(out.split())
+    assert "[6/6]" in err and "6 trial(s) run by 2 Ray actor(s)" in " ".join(out.split())
     nodes = _nodes(out)
     assert len(nodes) == 2 and all(n >= 1 for n in nodes.values()), out  # both nodes ran some
-    assert sum(nodes.values()) == 8
-    assert counts(_study(study.name)) == (8, 0)
+    assert sum(nodes.values()) == 6
+    assert counts(_study(study.name)) == (6, 0)
     rows = _rows(study.name)
-    assert len(rows) == 8 and all(t.state == "complete" for t in rows)
-    assert len({tuple(sorted(t.params.items())) for t in rows}) == 8
+    assert len(rows) == 6 and all(t.state == "complete" for t in rows)
+    assert len({tuple(sorted(t.params.items())) for t in rows}) == 6
     assert not _actors_left()
 
 
