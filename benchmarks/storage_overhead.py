@@ -45,7 +45,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from kd_automl.engine import TrialResult
-from kd_automl.orchestrate.optuna_study import OptunaSource, load_study, work_queue
+from kd_automl.orchestrate.optuna.source import OptunaSource
+from kd_automl.orchestrate.optuna.study import load_study, work_queue
 from kd_automl.orchestrate.runner import run_trials
 from kd_automl.search.strategy import build_pruner, build_sampler
 from kd_automl.spec import parse_spec
@@ -89,7 +90,7 @@ def _statement_counter() -> list[int]:
 
 def _grpc_study(spec, study_name: str, port: int, index: int) -> optuna.Study:
     """The study through the gRPC proxy: pruner and seeded sampler as ``load_study`` sets."""
-    from kd_automl.orchestrate.optuna_study import sampler_seed
+    from kd_automl.orchestrate.optuna.study import sampler_seed
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

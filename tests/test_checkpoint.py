@@ -175,7 +175,7 @@ def test_a_trial_killed_with_sigkill_continues_from_its_checkpoint_when_retried(
 
 def test_a_resumed_search_continues_a_trial_ctrl_c_interrupted(tmp_path):
     from kd_automl.orchestrate.continue_interrupted import CONTINUES
-    from kd_automl.orchestrate.optuna_run import run_study
+    from kd_automl.orchestrate.optuna.run import run_study
 
     data = copy.deepcopy(TINY)
     data["student"] = {"arch": "cnn", "width": 8}

@@ -13,7 +13,7 @@ from kd_automl.cli import main
 from kd_automl.engine.train import evaluate
 from kd_automl.engine.trial import get_dataset
 from kd_automl.files import sha256_of
-from kd_automl.orchestrate.optuna_run import run_study
+from kd_automl.orchestrate.optuna.run import run_study
 from kd_automl.spec import load_spec, parse_spec
 from kd_automl.store import Store
 

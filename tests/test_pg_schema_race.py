@@ -20,7 +20,7 @@ PROCESSES = 4
 
 def _open_both(url: str, barrier, out) -> None:
     try:
-        from kd_automl.orchestrate.optuna_study import open_storage
+        from kd_automl.orchestrate.optuna.study import open_storage
         from kd_automl.store import Store
 
         barrier.wait(30)

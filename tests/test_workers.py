@@ -7,7 +7,7 @@ import pytest
 
 from kd_automl.optuna import run_study
 from kd_automl.orchestrate.heartbeat import LOST, reap_stale
-from kd_automl.orchestrate.optuna_study import load_study
+from kd_automl.orchestrate.optuna.study import load_study
 from kd_automl.orchestrate.threads import threads_per_trial, usable_cores
 from kd_automl.orchestrate.work_queue import WorkQueue
 from kd_automl.spec import parse_spec

@@ -122,7 +122,7 @@ def _study_line(saved: dict) -> str:
     try:
         import optuna
 
-        from kd_automl.orchestrate.optuna_study import open_storage
+        from kd_automl.orchestrate.optuna.study import open_storage
         from kd_automl.orchestrate.work_queue import counts
 
         study = optuna.load_study(study_name=saved["study"],

@@ -30,13 +30,8 @@ from kd_automl.errors import KDAutoMLError
 from kd_automl.orchestrate import signals
 from kd_automl.orchestrate.continue_interrupted import continue_interrupted
 from kd_automl.orchestrate.heartbeat import heartbeat_for, reap_stale
-from kd_automl.orchestrate.optuna_study import (
-    TARGET_ATTR,
-    load_study,
-    open_storage,
-    trial_loop,
-    work_queue,
-)
+from kd_automl.orchestrate.optuna.source import trial_loop
+from kd_automl.orchestrate.optuna.study import TARGET_ATTR, load_study, open_storage, work_queue
 from kd_automl.orchestrate.threads import set_trial_threads
 from kd_automl.orchestrate.work_queue import finished_count
 from kd_automl.spec import ExperimentSpec, load_spec

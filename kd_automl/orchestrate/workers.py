@@ -29,7 +29,8 @@ from kd_automl.engine import TrialResult
 from kd_automl.orchestrate import signals
 from kd_automl.orchestrate.gpus import gpu_for_worker, visible_gpus
 from kd_automl.orchestrate.heartbeat import LOST, heartbeat_for
-from kd_automl.orchestrate.optuna_study import load_study, trial_loop, work_queue
+from kd_automl.orchestrate.optuna.source import trial_loop
+from kd_automl.orchestrate.optuna.study import load_study, work_queue
 from kd_automl.orchestrate.runner import TrialEvent
 from kd_automl.orchestrate.threads import set_trial_threads
 from kd_automl.spec import ExperimentSpec, parse_spec
@@ -64,7 +65,8 @@ def _worker(spec_data: dict, study_name: str, storage_url: str, db_url: str, wor
 
 
 # torch._dynamo: a trial's first FLOP count imports it (and sympy), about 7 s per process
-PRELOAD = ["kd_automl.orchestrate.optuna_study", "optuna.samplers", "torch._dynamo"]
+PRELOAD = ["kd_automl.orchestrate.optuna.source", "kd_automl.orchestrate.optuna.study",
+           "optuna.samplers", "torch._dynamo"]
 PRELOAD_FOR = {"digits": ["sklearn.datasets"]}  # what the first trial would import
 READY_ENV = "KD_AUTOML_FORK_READY"
 _ready_file: list[Path] = []  # the file this process's fork server creates when ready

@@ -1,11 +1,12 @@
 """``kd-automl optuna SPEC --ray ADDRESS``: the study's workers as Ray actors.
 
-This process (the driver) trains nothing: it prepares the study as ``run_study`` does (reaps
-trials left running, enqueues the interrupted ones, sets the trial target the workers work
-towards), starts K worker actors that Ray places on the cluster's nodes, then follows the
-study's progress in the store until it holds its trials, and ends the actors. Ctrl-C (or
-SIGTERM/SIGHUP) raises the stop flag: every actor stores its running trial as interrupted
-and ends; actors still waiting for room are killed.
+This process (the driver) trains nothing: it prepares the study as ``run_study`` does
+(:func:`~kd_automl.orchestrate.optuna.prepare.prepare_study`: reaps trials left running,
+enqueues the interrupted ones, sets the trial target the workers work towards), starts K
+worker actors that Ray places on the cluster's nodes, then follows the study's progress in
+the store until it holds its trials, and ends the actors. Ctrl-C (or SIGTERM/SIGHUP) raises
+the stop flag: every actor stores its running trial as interrupted and ends; actors still
+waiting for room are killed.
 """
 
 from __future__ import annotations
@@ -15,15 +16,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from kd_automl.errors import KDAutoMLError
 from kd_automl.orchestrate import signals
 from kd_automl.orchestrate.continue_interrupted import continue_interrupted
-from kd_automl.orchestrate.heartbeat import reap_stale
-from kd_automl.orchestrate.optuna_study import TARGET_ATTR, load_study, work_queue
+from kd_automl.orchestrate.optuna.prepare import prepare_study
+from kd_automl.orchestrate.optuna.study import work_queue
 from kd_automl.orchestrate.ray import connect
 from kd_automl.orchestrate.ray.options import RayOptions
 from kd_automl.orchestrate.recording import check_before_search
@@ -85,22 +85,15 @@ def launch(spec: ExperimentSpec | str | Path, n_trials: int, options: RayOptions
         connect.check_request(options.workers, options.cpus_per_worker,
                               options.gpus_per_worker)
         connect.check_store(db_url)
-        study_name = study_name or spec.name
-        if fresh:
-            study_name = f"{study_name}-{datetime.now():%Y%m%d-%H%M%S}"
         store = Store(db_url)
         try:
-            study = load_study(spec, study_name, storage or db_url, store_url=db_url)
-            exp_id = store.experiment(spec, "optuna", name=study_name, study_name=study_name)
-            reap_stale(study)
-            continued = continue_interrupted(study, spec, store, ws, study_name)
-            before = finished_count(study)
-            target = before + n_trials
-            study.set_user_attr(TARGET_ATTR, target)
+            ready = prepare_study(spec, n_trials, store, ws, storage_url=storage or db_url,
+                                  study_name=study_name, fresh=fresh)
+            study, study_name, target = ready.study, ready.study_name, ready.target
             started = _start(spec, options, study_name, db_url, storage, ws,
                              options.threads(threads), baseline)
-            run = RayRun(study_name, db_url, target, before, exp_id,
-                         [name for name, _, _ in started[1]], continued=continued)
+            run = RayRun(study_name, db_url, target, ready.before, ready.experiment_id,
+                         [name for name, _, _ in started[1]], continued=ready.continued)
             if on_start:
                 on_start(run)
             _follow(run, study, store, started, on_trial,

@@ -1,12 +1,13 @@
 """``kd-automl optuna SPEC --slurm``: the study's workers as one Slurm job array.
 
 This process trains nothing (it may be a login node): it prepares the study as ``run_study``
-does (reaps trials left running, enqueues the interrupted ones, sets the trial target that
-workers work towards), checks the request with ``sbatch --test-only``, submits K tasks as
-one array through submitit (``map_array``, ``array_parallelism`` K), then follows the
-study's progress in the store until it holds its trials. Ctrl-C (or SIGTERM/SIGHUP)
-cancels the array; its running trials are stored as interrupted by the tasks themselves.
-With ``detach`` it returns after the submission, with the job id.
+does (:func:`~kd_automl.orchestrate.optuna.prepare.prepare_study`: reaps trials left running,
+enqueues the interrupted ones, sets the trial target that workers work towards), checks the
+request with ``sbatch --test-only``, submits K tasks as one array through submitit
+(``map_array``, ``array_parallelism`` K), then follows the study's progress in the store
+until it holds its trials. Ctrl-C (or SIGTERM/SIGHUP) cancels the array; its running trials
+are stored as interrupted by the tasks themselves. With ``detach`` it returns after the
+submission, with the job id.
 """
 
 from __future__ import annotations
@@ -20,9 +21,7 @@ from pathlib import Path
 
 from kd_automl.errors import KDAutoMLError
 from kd_automl.orchestrate import signals
-from kd_automl.orchestrate.continue_interrupted import continue_interrupted
-from kd_automl.orchestrate.heartbeat import reap_stale
-from kd_automl.orchestrate.optuna_study import TARGET_ATTR, load_study
+from kd_automl.orchestrate.optuna.prepare import prepare_study
 from kd_automl.orchestrate.recording import check_before_search
 from kd_automl.orchestrate.slurm import record, scheduler
 from kd_automl.orchestrate.slurm.options import SlurmOptions, as_dict
@@ -70,22 +69,14 @@ def launch(spec: ExperimentSpec | str | Path, n_trials: int, options: SlurmOptio
     scheduler.require_sbatch()
     scheduler.check_store(db_url, options)
     scheduler.test_submission(options)  # Slurm's own refusal, before anything is submitted
-    storage_url = storage or db_url
-    study_name = study_name or spec.name
-    if fresh:
-        study_name = f"{study_name}-{datetime.now():%Y%m%d-%H%M%S}"
     store = Store(db_url)
     try:
-        study = load_study(spec, study_name, storage_url, store_url=db_url)
-        exp_id = store.experiment(spec, "optuna", name=study_name, study_name=study_name)
-        reap_stale(study)
-        continued = continue_interrupted(study, spec, store, ws, study_name)
-        before = finished_count(study)
-        target = before + n_trials
-        study.set_user_attr(TARGET_ATTR, target)
+        ready = prepare_study(spec, n_trials, store, ws, storage_url=storage or db_url,
+                              study_name=study_name, fresh=fresh)
+        study, study_name, target = ready.study, ready.study_name, ready.target
         run = _submit(spec, options, study_name, db_url, storage, ws, threads, baseline)
-        run = SlurmRun(run[0], study_name, db_url, target, before, exp_id, run[1],
-                       continued=continued)
+        run = SlurmRun(run[0], study_name, db_url, target, ready.before, ready.experiment_id,
+                       run[1], continued=ready.continued)
         record.save(ws, run.job_id, {
             "job_id": run.job_id, "study": study_name, "db": db_url, "storage": storage,
             "target": target, "spec": spec.name, "workspace": str(ws.root),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import signal
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +20,10 @@ from optuna.trial import TrialState
 from kd_automl.engine.teacher import teacher_cached
 from kd_automl.errors import KDAutoMLError
 from kd_automl.orchestrate import signals
-from kd_automl.orchestrate.continue_interrupted import continue_interrupted
-from kd_automl.orchestrate.heartbeat import heartbeat_for, reap_stale
-from kd_automl.orchestrate.optuna_study import (
-    TARGET_ATTR,
-    load_study,
-    open_storage,
-    sampler_seed,
-    trial_loop,
-    work_queue,
-)
+from kd_automl.orchestrate.heartbeat import heartbeat_for
+from kd_automl.orchestrate.optuna.prepare import prepare_study
+from kd_automl.orchestrate.optuna.source import trial_loop
+from kd_automl.orchestrate.optuna.study import open_storage, sampler_seed, work_queue
 from kd_automl.orchestrate.recording import TrialCallback, check_before_search, run_baseline
 from kd_automl.orchestrate.threads import set_trial_threads
 from kd_automl.orchestrate.trial_log import trial_log
@@ -128,16 +121,11 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
     db_url = db or ws.db_url
     store = Store(db_url)
     storage_url = storage or db_url
-    study_name = study_name or spec.name
-    if fresh:
-        study_name = f"{study_name}-{datetime.now():%Y%m%d-%H%M%S}"
     with signals.handled():
-        study = load_study(spec, study_name, storage_url, store_url=db_url)
-        exp_id = store.experiment(spec, "optuna", name=study_name, study_name=study_name)
-        reap_stale(study)  # trials left RUNNING by a run that died
-        continued = continue_interrupted(study, spec, store, ws, study_name)
-        before, first = finished_count(study), len(study.get_trials(deepcopy=False))
-        study.set_user_attr(TARGET_ATTR, before + n_trials)  # for `optuna worker` to join
+        ready = prepare_study(spec, n_trials, store, ws, storage_url=storage_url,
+                              study_name=study_name, fresh=fresh)
+        study, study_name, exp_id = ready.study, ready.study_name, ready.experiment_id
+        before, first, target = ready.before, ready.first, ready.target
         for line in notes(spec):
             log.warning("%s", line)
         warm = _warm_start(study, spec, store, study_name, warm_start, n_trials)
@@ -151,16 +139,16 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
             if baseline:
                 run_baseline(spec, store, exp_id, ws, on_trial)
             if workers <= 1:
-                queue = work_queue(study, ws, before + n_trials)
+                queue = work_queue(study, ws, target)
                 trial_loop(study, spec, store, exp_id, ws, queue, heartbeat_for(study), on_trial,
                            spec.fuse)
             else:
                 def run_here(report: TrialCallback | None) -> None:  # worker 0, this process
                     trial_loop(study, spec, store, exp_id, ws,
-                               work_queue(study, ws, before + n_trials), heartbeat_for(study),
+                               work_queue(study, ws, target), heartbeat_for(study),
                                report, spec.fuse)
 
-                lost = run_workers(spec, study, storage_url, db_url, ws, before + n_trials,
+                lost = run_workers(spec, study, storage_url, db_url, ws, target,
                                    workers, gpus, threads, store, exp_id, on_trial, run_here)
         except KeyboardInterrupt as err:
             err.kept = _kept(study, before, first, db_url, err)  # type: ignore[attr-defined]
@@ -179,7 +167,7 @@ def run_study(spec: ExperimentSpec | str | Path, n_trials: int = 16, *,
                         finished_count(study) - before, best.value if best else None,
                         best.params if best else None, lost,
                         len(front) if done and spec.multi_objective else None,
-                        warm, continued, **best_row, pareto=front)
+                        warm, ready.continued, **best_row, pareto=front)
 
 
 def _best_value(study: optuna.Study, spec: ExperimentSpec) -> float | None:
