@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 from conftest import ce, kl, softmax
-from torch import nn
+from helpers.methods import Fixed, assert_fused_members_train_as_alone
 
 from kd_automl.distill import TeacherOutput, check_method, get_method
 from kd_automl.distill.abkd import ab_divergence
@@ -15,17 +15,6 @@ from kd_automl.errors import KDAutoMLError
 ZS = [[1.0, 0.0, -1.0, 2.0], [-0.25, -2.0, -0.5, 0.5]]
 ZT = [[2.0, 0.0, 1.0, -1.0], [0.0, 1.0, 3.0, 0.5]]
 Y = [0, 2]
-
-
-class Fixed(nn.Module):
-    """A student whose logits are a trainable table, whatever the input."""
-
-    def __init__(self, logits):
-        super().__init__()
-        self.z = nn.Parameter(torch.tensor(logits))
-
-    def forward(self, x):
-        return self.z
 
 
 def d_ab(p, q, a, b):
@@ -126,20 +115,7 @@ def test_the_other_limits_are_continuous():
     assert math.isfinite(ab_divergence(log_p, log_q, 0.8, 0.3).sum().item())
 
 
-def test_abkd_members_of_a_fused_group_train_as_alone(tmp_path):
-    from test_fused import DIGITS, _assert_same_training, _fused
-
-    from kd_automl.engine import run_trial
-    from kd_automl.engine.trial import get_dataset
-    from kd_automl.spec import apply_params, parse_spec
-    from kd_automl.workspace import Workspace
-
-    ws = Workspace.resolve(tmp_path / "ws")
-    spec = parse_spec({**DIGITS, "method": {"name": "abkd"},
-                       "train": {**DIGITS["train"], "epochs": 1}})
-    members = [apply_params(spec, {"train.seed": s, "method.alpha": a, "method.beta": b})
-               for s, a, b in ((0, 0.8, 0.3), (1, 1.0, 0.0))]
-    fused = _fused(spec, members, ws)
-    for i, member_spec in enumerate(members):
-        _assert_same_training(run_trial(member_spec, ws), fused[i],
-                              len(get_dataset(member_spec).y_val))
+def test_abkd_members_of_a_fused_group_train_as_alone(tmp_path_factory):
+    assert_fused_members_train_as_alone(tmp_path_factory, "abkd", [
+        {"train.seed": 0, "method.alpha": 0.8, "method.beta": 0.3},
+        {"train.seed": 1, "method.alpha": 1.0, "method.beta": 0.0}])

@@ -7,24 +7,13 @@ import math
 import pytest
 import torch
 from conftest import ce, softmax
-from torch import nn
+from helpers.methods import Fixed, assert_fused_members_train_as_alone
 
 from kd_automl.distill import TeacherOutput, get_method
 
 ZS = [[1.0, 0.0, -1.0, 2.0], [-0.25, -2.0, -0.5, 0.5], [0.3, 0.1, 0.9, -0.7]]
 ZT = [[2.0, 0.0, 1.0, -1.0], [0.0, 1.0, 3.0, 0.5], [0.1, 0.2, 0.4, 0.3]]
 Y = [3, 2, 0]
-
-
-class Fixed(nn.Module):
-    """A student whose logits are a trainable table, whatever the input."""
-
-    def __init__(self, logits):
-        super().__init__()
-        self.z = nn.Parameter(torch.tensor(logits))
-
-    def forward(self, x):
-        return self.z
 
 
 def nkd_row(zs, zt, y, T, gamma, keep_target=False):
@@ -84,20 +73,7 @@ def test_defaults_are_the_authors_loss_and_it_fuses():
     assert cls.fusable
 
 
-def test_nkd_members_of_a_fused_group_train_as_alone(tmp_path):
-    from test_fused import DIGITS, _assert_same_training, _fused
-
-    from kd_automl.engine import run_trial
-    from kd_automl.engine.trial import get_dataset
-    from kd_automl.spec import apply_params, parse_spec
-    from kd_automl.workspace import Workspace
-
-    ws = Workspace.resolve(tmp_path / "ws")
-    spec = parse_spec({**DIGITS, "method": {"name": "nkd"},
-                       "train": {**DIGITS["train"], "epochs": 1}})
-    members = [apply_params(spec, {"train.seed": s, "method.temperature": t, "method.gamma": g})
-               for s, t, g in ((0, 1.0, 1.5), (1, 3.0, 3.5))]
-    fused = _fused(spec, members, ws)
-    for i, member_spec in enumerate(members):
-        _assert_same_training(run_trial(member_spec, ws), fused[i],
-                              len(get_dataset(member_spec).y_val))
+def test_nkd_members_of_a_fused_group_train_as_alone(tmp_path_factory):
+    assert_fused_members_train_as_alone(tmp_path_factory, "nkd", [
+        {"train.seed": 0, "method.temperature": 1.0, "method.gamma": 1.5},
+        {"train.seed": 1, "method.temperature": 3.0, "method.gamma": 3.5}])
