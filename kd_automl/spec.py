@@ -353,7 +353,7 @@ def reference_errors(spec: Any) -> list[str]:
     from functools import partial
 
     from kd_automl.data import check_dataset, dataset_shape
-    from kd_automl.distill import check_method, get_method
+    from kd_automl.distill.catalog import check_method, method_info
     from kd_automl.models import check_model as check_any_model
 
     problems: list[str] = []
@@ -373,8 +373,8 @@ def reference_errors(spec: Any) -> list[str]:
     # models are built (on the meta device) for the data set's own image size
     check_model = partial(check_any_model, input_shape=shape)
     method = None
-    if spec.method is not None and attempt(get_method, spec.method.name):
-        method = get_method(spec.method.name)
+    if spec.method is not None and attempt(method_info, spec.method.name):
+        method = method_info(spec.method.name)
         for key, value in spec.method.options.items():
             attempt(check_method, spec.method.name, {key: value})
     if spec.student is not None:

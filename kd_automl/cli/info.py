@@ -18,36 +18,36 @@ def methods(
     name: Annotated[str | None, typer.Argument(help="A method: show its hyperparameters.")] = None,
 ) -> None:
     """List the distillation methods (what each follows); with NAME, its hyperparameters."""
-    from kd_automl.distill import get_method, method_names
+    from kd_automl.distill.catalog import method_info, method_names  # no torch
 
     if name is not None:
-        _method_details(name, get_method(name))
+        _method_details(name, method_info(name))
         return
     table = Table(title="Methods (kd-automl methods NAME for one; sources: docs/methods.md)")
     for col in ("method", "uses", "fuses", "hyperparameters", "follows"):
         table.add_column(col)
     for n in method_names():
-        cls = get_method(n)
-        table.add_row(n, _uses(cls), "yes" if cls.fusable else "no",
-                      ", ".join(cls.hyperparameters) or "–", cls.source or "–")
+        info = method_info(n)
+        table.add_row(n, _uses(info), "yes" if info.fusable else "no",
+                      ", ".join(info.hyperparameters) or "–", info.source or "–")
     console.print(table)
 
 
-def _uses(cls) -> str:
-    return ("teacher, assistant(s)" if cls.needs_assistant else
-            "teacher logits, weak + strong view" if getattr(cls, "strong_view", False) else
-            "teacher features" if cls.needs_features else
-            "teacher logits" if cls.needs_teacher else "no teacher")
+def _uses(info) -> str:
+    return ("teacher, assistant(s)" if info.needs_assistant else
+            "teacher logits, weak + strong view" if info.strong_view else
+            "teacher features" if info.needs_features else
+            "teacher logits" if info.needs_teacher else "no teacher")
 
 
-def _method_details(name: str, cls) -> None:
-    console.print(f"[bold]{name}[/]: {cls.paper}")
-    console.print(f"follows: {cls.source or '–'}; uses: {_uses(cls)}; "
-                  f"fused trials: {'yes' if cls.fusable else 'no'}")
+def _method_details(name: str, info) -> None:
+    console.print(f"[bold]{name}[/]: {info.paper}")
+    console.print(f"follows: {info.source or '–'}; uses: {_uses(info)}; "
+                  f"fused trials: {'yes' if info.fusable else 'no'}")
     table = Table()
     for col in ("hyperparameter", "default", "valid", "suggested search", "meaning"):
         table.add_column(col)
-    for k, h in cls.hyperparameters.items():
+    for k, h in info.hyperparameters.items():
         valid = ("true/false" if h.flag else "|".join(h.choices) if h.choices else
                  "any" if h.low is None and h.high is None else f">= {h.low}"
                  if h.high is None else f"<= {h.high}" if h.low is None else

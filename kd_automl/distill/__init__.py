@@ -1,17 +1,25 @@
-"""Distillation methods, one file each, selected by name (each module registers its own)."""
+"""Distillation methods, one file each, selected by name.
+
+Their metadata (papers, flags, hyperparameters) is the torch-free catalog
+(:mod:`kd_automl.distill.catalog`); importing this package, the catalog or the registry loads
+no torch. The torch names (``Distiller``, ``Head``, ``TeacherOutput``, ``kd_loss``) load their
+modules when first used, and :func:`get_method` imports every method module.
+"""
 
 import importlib
-import pkgutil
 
-from kd_automl.distill.base import Distiller, Head, HyperParameter, TeacherOutput
-from kd_automl.distill.losses import kd_loss
+from kd_automl.distill.catalog import method_info
+from kd_automl.distill.method_info import HyperParameter, MethodInfo
 from kd_automl.distill.registry import check_method, get_method, method_names, register_method
 
-# every module of the package is imported, so a method's ``@register_method`` runs: a new
-# method is one file here (``_name`` modules are helpers, imported by the methods that use them)
-for _info in pkgutil.iter_modules(__path__):
-    if not _info.name.startswith("_"):
-        importlib.import_module(f"{__name__}.{_info.name}")
+_TORCH = {"Distiller": "base", "Head": "base", "TeacherOutput": "base", "kd_loss": "losses"}
 
-__all__ = ["Distiller", "Head", "HyperParameter", "TeacherOutput", "check_method", "get_method",
-           "kd_loss", "method_names", "register_method"]
+
+def __getattr__(name: str):
+    if name in _TORCH:
+        return getattr(importlib.import_module(f"{__name__}.{_TORCH[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["Distiller", "Head", "HyperParameter", "MethodInfo", "TeacherOutput", "check_method",
+           "get_method", "kd_loss", "method_info", "method_names", "register_method"]

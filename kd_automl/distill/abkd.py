@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kd_automl.distill.base import Distiller, HyperParameter
+from kd_automl.distill.base import Distiller
 from kd_automl.distill.registry import register_method
 
 
@@ -56,23 +56,6 @@ def abkd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, alpha:
 @register_method
 class ABKD(Distiller):
     name = "abkd"
-    fusable = True
-    paper = ("Wang et al. ABKD: Pursuing a Proper Allocation of the Probability Mass in "
-             "Knowledge Distillation via alpha-beta-Divergence (ICML 2025)")
-    source = "Wang et al. 2025; the authors' ghwang-s/abkd, distiller_zoo/abkl.py"
-    hyperparameters = {
-        "alpha": HyperParameter(0.8, search={"_type": "uniform", "_value": [0.0, 1.5]},
-                                doc="alpha of the divergence (hardness concentration)"),
-        "beta": HyperParameter(0.3, search={"_type": "uniform", "_value": [0.0, 1.0]},
-                               doc="beta of the divergence (confidence concentration)"),
-        "temperature": HyperParameter(4.0, low=1e-3, search={"_type": "loguniform",
-                                                               "_value": [1, 8]},
-                                      doc="softmax temperature T"),
-        "kd_weight": HyperParameter(32.0, low=0.0, search={"_type": "loguniform",
-                                                            "_value": [1, 100]},
-                                    doc="weight of the divergence term"),
-        "ce_weight": HyperParameter(1.0, low=0.0, doc="weight of the CE term"),
-    }
 
     def loss(self, batch, teacher_out):
         x, y = batch

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from kd_automl.distill._modules import student_features
-from kd_automl.distill.base import Distiller, HyperParameter
+from kd_automl.distill.base import Distiller
 from kd_automl.distill.losses import at_loss
 from kd_automl.distill.registry import register_method
 
@@ -23,16 +23,6 @@ def paired_at_loss(f_s: list[torch.Tensor], f_t: list[torch.Tensor]) -> torch.Te
 @register_method
 class AT(Distiller):
     name = "at"
-    fusable = True
-    needs_features = True
-    paper = ("Zagoruyko, Komodakis. Paying More Attention to Attention: Improving the "
-             "Performance of CNNs via Attention Transfer (ICLR 2017)")
-    source = "Zagoruyko, Komodakis 2017"
-    hyperparameters = {
-        "beta": HyperParameter(1000.0, low=0.0, search={"_type": "loguniform",
-                                                         "_value": [10, 10000]},
-                                doc="weight of the attention term"),
-    }
 
     def loss(self, batch, teacher_out):
         x, y = batch

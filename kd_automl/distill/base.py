@@ -23,6 +23,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from kd_automl.distill.method_info import HyperParameter
+
 
 @dataclass(frozen=True)
 class Hop:
@@ -33,41 +35,6 @@ class Hop:
     model: Any
     method: str
     options: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class HyperParameter:
-    """One hyperparameter of a method: default, valid bounds, and a sensible search range."""
-
-    default: float
-    low: float | None = None
-    high: float | None = None
-    search: dict[str, Any] | None = None  # NNI-format suggestion, e.g. {"_type": "uniform", ...}
-    doc: str = ""
-    integer: bool = False
-    flag: bool = False  # an on/off switch: true/false (or 1/0) in the spec
-    choices: tuple[str, ...] = ()  # a named option: one of these strings
-
-    def check(self, name: str, value: Any) -> None:
-        from kd_automl.errors import KDAutoMLError
-
-        if self.flag:
-            if value not in (True, False):  # 1 and 0 compare equal to them
-                raise KDAutoMLError(f"method.{name}: expected true or false, got {value!r}")
-            return
-        if self.choices:
-            if value not in self.choices:
-                raise KDAutoMLError(f"method.{name}: expected one of {', '.join(self.choices)}, "
-                                    f"got {value!r}")
-            return
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise KDAutoMLError(f"method.{name}: expected a number, got {value!r}")
-        if self.integer and not float(value).is_integer():
-            raise KDAutoMLError(f"method.{name}: expected an integer, got {value!r}")
-        if self.low is not None and value < self.low:
-            raise KDAutoMLError(f"method.{name}: must be >= {self.low}, got {value}")
-        if self.high is not None and value > self.high:
-            raise KDAutoMLError(f"method.{name}: must be <= {self.high}, got {value}")
 
 
 @dataclass
@@ -82,7 +49,9 @@ class TeacherOutput:
 class Distiller(nn.Module):
     """Base class: ``self.student`` plus whatever extra modules the method trains.
 
-    Class attributes: ``needs_teacher`` (a frozen teacher is run), ``needs_features``
+    A registered method declares its ``name``; the rest of these class attributes it takes
+    from its entry in :mod:`kd_automl.distill.catalog` (the defaults here are for unregistered
+    distillers). ``needs_teacher`` (a frozen teacher is run), ``needs_features``
     (the teacher's intermediate features are needed, so it runs per batch rather
     than from precomputed logits), ``needs_assistant`` (a teacher-assistant chain),
     ``members_key`` (the ``TrialResult.extra`` key under which the accuracy of every

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kd_automl.distill._modules import ClassifierHead, student_features
-from kd_automl.distill.base import Distiller, Head, HyperParameter
+from kd_automl.distill.base import Distiller, Head
 from kd_automl.distill.losses import pooled, soft_kl
 from kd_automl.distill.registry import register_method
 from kd_automl.errors import KDAutoMLError
@@ -21,29 +21,7 @@ from kd_automl.errors import KDAutoMLError
 @register_method
 class BYOT(Distiller):
     name = "byot"
-    needs_teacher = False
     members_key = "exit_acc"
-    paper = ("Zhang et al. Be Your Own Teacher: Improve the Performance of CNNs via "
-             "Self Distillation (ICCV 2019)")
-    source = ("Zhang et al. 2019; loss and defaults: "
-              "the authors' code (ArchipLab)")
-    hyperparameters = {
-        "temperature": HyperParameter(3.0, low=1e-3, search={"_type": "loguniform",
-                                                               "_value": [1, 10]},
-                                      doc="softmax temperature of the deepest exit's soft labels"),
-        "alpha": HyperParameter(0.3, low=0.0, high=1.0,
-                                search={"_type": "uniform", "_value": [0, 1]},
-                                doc="weight of the KD term of a shallow exit (1 - alpha on CE)"),
-        "feat_weight": HyperParameter(0.03, low=0.0, search={"_type": "loguniform",
-                                                              "_value": [1e-3, 1]},
-                                      doc="weight of the feature hint of a shallow exit"),
-        "kd_t2": HyperParameter(False, flag=True,
-                                doc="multiply the soft-label KL by T^2 (Hinton KD); the "
-                                    "authors' code does not"),
-        "hint_all": HyperParameter(False, flag=True,
-                                   doc="hint every shallow exit; the authors skip the one just "
-                                       "below the deepest"),
-    }
 
     def setup(self, x, teacher_out):
         logits, feats = student_features(self.student, x)

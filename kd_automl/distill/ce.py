@@ -11,10 +11,6 @@ from kd_automl.distill.registry import register_method
 @register_method
 class CE(Distiller):
     name = "ce"
-    fusable = True
-    needs_teacher = False
-    paper = "(baseline: cross-entropy on the labels, no teacher)"
-    hyperparameters = {}
 
     def loss(self, batch, teacher_out):
         x, y = batch

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 
-from kd_automl.distill.base import Distiller, HyperParameter
+from kd_automl.distill.base import Distiller
 from kd_automl.distill.registry import register_method
 from kd_automl.distill.sdd import kd_rows
 
@@ -37,28 +37,6 @@ def crld_terms(s_w, s_s, t_w, t_s, temperature: float, tau_w: float, tau_s: floa
 @register_method
 class CRLD(Distiller):
     name = "crld"
-    strong_view = True
-    fusable = False  # its student runs on a second view the fused group does not draw
-    paper = ("Zhang, Liu, Cai, Ma. Cross-View Consistency Regularisation for Knowledge "
-             "Distillation (ACM MM 2024)")
-    source = ("Zhang et al. 2024; no official repository found: the authors' code as "
-              "copied in scx-822/CRLD-main at c9d6657, mdistiller/distillers/CRLD.py")
-    hyperparameters = {
-        "temperature": HyperParameter(4.0, low=1e-3, search={"_type": "uniform",
-                                                               "_value": [2, 8]},
-                                      doc="softmax temperature T"),
-        "wv_weight": HyperParameter(2.0, low=0.0, search={"_type": "uniform", "_value": [0.5, 4]},
-                                    doc="weight of the within-view KD terms"),
-        "cv_weight": HyperParameter(0.5, low=0.0, search={"_type": "uniform", "_value": [0, 2]},
-                                    doc="weight of the cross-view KD terms"),
-        "tau_w": HyperParameter(0.9, low=0.0, high=1.0,
-                                search={"_type": "uniform", "_value": [0.5, 0.95]},
-                                doc="teacher confidence on the weak view a sample needs"),
-        "tau_s": HyperParameter(0.2, low=0.0, high=1.0,
-                                search={"_type": "uniform", "_value": [0.05, 0.5]},
-                                doc="teacher confidence on the strong view a sample needs"),
-        "ce_weight": HyperParameter(1.0, low=0.0, doc="weight of the CE of each view"),
-    }
 
     def loss(self, batch, teacher_out):
         x, y = batch

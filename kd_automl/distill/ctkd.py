@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kd_automl.distill.base import Distiller, HyperParameter
-from kd_automl.distill.logit_std import LOGIT_STD, logit_pair
+from kd_automl.distill.base import Distiller
+from kd_automl.distill.logit_std import logit_pair
 from kd_automl.distill.losses import kd_loss
 from kd_automl.distill.registry import register_method
 
@@ -56,25 +56,6 @@ def cosine_curriculum(epoch: int, epochs: int, top: float) -> float:
 @register_method
 class CTKD(Distiller):
     name = "ctkd"
-    fusable = True  # the temperature is a member's own parameter, stepped by its own optimizer
-    paper = "Li et al. Curriculum Temperature for Knowledge Distillation (AAAI 2023)"
-    source = "Li et al. 2023"
-    hyperparameters = {
-        "alpha": HyperParameter(0.9, low=0.0, high=1.0,
-                                search={"_type": "uniform", "_value": [0, 1]},
-                                doc="weight of the KD term (1 - alpha on CE)"),
-        "kd_scale": HyperParameter(1.0, low=0.0, doc="extra factor on the KD term only"),
-        "t_min": HyperParameter(1.0, low=1e-3, doc="lowest temperature (authors' t_start)"),
-        "t_range": HyperParameter(20.0, low=0.0,
-                                  search={"_type": "uniform", "_value": [5, 30]},
-                                  doc="T = t_min + t_range * sigmoid(theta) (authors' t_end)"),
-        "lambda_max": HyperParameter(1.0, low=0.0, search={"_type": "uniform", "_value": [0, 2]},
-                                     doc="final strength of the gradient reversal"),
-        "lambda_epochs": HyperParameter(10, low=0, integer=True,
-                                        search={"_type": "choice", "_value": [5, 10, 20]},
-                                        doc="epochs of the cosine curriculum of lambda"),
-        **LOGIT_STD,
-    }
 
     def __init__(self, student: nn.Module, **hparams: float):
         super().__init__(student, **hparams)

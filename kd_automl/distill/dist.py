@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kd_automl.distill.base import Distiller, HyperParameter
+from kd_automl.distill.base import Distiller
 from kd_automl.distill.registry import register_method
 
 EPS = 1e-8  # the authors' cosine_similarity eps
@@ -42,18 +42,6 @@ def dist_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tau: f
 @register_method
 class DIST(Distiller):
     name = "dist"
-    fusable = True
-    paper = "Huang et al. Knowledge Distillation from A Stronger Teacher (NeurIPS 2022)"
-    source = "Huang et al. 2022"
-    hyperparameters = {
-        "beta": HyperParameter(2.0, low=0.0, search={"_type": "uniform", "_value": [0, 4]},
-                               doc="weight of the inter-class relation term"),
-        "gamma": HyperParameter(2.0, low=0.0, search={"_type": "uniform", "_value": [0, 4]},
-                                doc="weight of the intra-class relation term"),
-        "temperature": HyperParameter(1.0, low=1e-3, search={"_type": "loguniform",
-                                                               "_value": [1, 8]},
-                                      doc="softmax temperature tau"),
-    }
 
     def loss(self, batch, teacher_out):
         x, y = batch

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kd_automl.distill.base import Distiller, HyperParameter
+from kd_automl.distill.base import Distiller
 from kd_automl.distill.losses import kd_loss
 from kd_automl.distill.registry import register_method
 
@@ -25,17 +25,7 @@ def fresh_copy(model: nn.Module) -> nn.Module:
 @register_method
 class DML(Distiller):
     name = "dml"
-    needs_teacher = False
     members_key = "cohort_acc"
-    paper = "Zhang, Xiang, Hospedales, Lu. Deep Mutual Learning (CVPR 2018)"
-    source = "Zhang et al. 2018"
-    hyperparameters = {
-        "cohort_size": HyperParameter(2, low=2, high=8, integer=True,
-                                      search={"_type": "choice", "_value": [2, 3, 4]},
-                                      doc="K, the number of students trained together"),
-        "kl_weight": HyperParameter(1.0, low=0.0, search={"_type": "uniform", "_value": [0, 2]},
-                                    doc="weight of the mean KL to the peers"),
-    }
 
     def __init__(self, student: nn.Module, **hparams: float):
         super().__init__(student, **hparams)

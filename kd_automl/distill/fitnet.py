@@ -13,29 +13,13 @@ from __future__ import annotations
 import torch.nn.functional as F
 
 from kd_automl.distill._modules import Regressor, student_features
-from kd_automl.distill.base import Distiller, HyperParameter
+from kd_automl.distill.base import Distiller
 from kd_automl.distill.registry import register_method
 
 
 @register_method
 class FitNet(Distiller):
     name = "fitnet"
-    fusable = True
-    needs_features = True
-    paper = "Romero et al. FitNets: Hints for Thin Deep Nets (ICLR 2015)"
-    source = "Romero et al. 2015; loss and weights: mdistiller"
-    hyperparameters = {
-        "feat_weight": HyperParameter(100.0, low=0.0, search={"_type": "loguniform",
-                                                               "_value": [1, 1000]},
-                                      doc="weight of the hint (MSE) term"),
-        "ce_weight": HyperParameter(1.0, low=0.0, search={"_type": "uniform", "_value": [0, 1]},
-                                    doc="weight of the CE term"),
-        "hint_layer": HyperParameter(-1, integer=True, search={"_type": "choice",
-                                                               "_value": [-1, -2]},
-                                     doc="feature index (student and teacher; -1 = deepest)"),
-        "regressor_relu": HyperParameter(True, flag=True, doc=(
-            "end the convolutional regressor in a ReLU, as mdistiller's ConvReg")),
-    }
 
     def setup(self, x, teacher_out):
         _, f_s = student_features(self.student, x)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 
-from kd_automl.distill.base import Distiller, HyperParameter
-from kd_automl.distill.logit_std import LOGIT_STD, logit_pair
+from kd_automl.distill.base import Distiller
+from kd_automl.distill.logit_std import logit_pair
 from kd_automl.distill.losses import kd_loss
 from kd_automl.distill.registry import register_method
 
@@ -17,19 +17,6 @@ from kd_automl.distill.registry import register_method
 @register_method
 class KD(Distiller):
     name = "kd"
-    fusable = True
-    paper = "Hinton, Vinyals, Dean. Distilling the Knowledge in a Neural Network (2015)"
-    source = "Hinton, Vinyals, Dean 2015"
-    hyperparameters = {
-        "temperature": HyperParameter(4.0, low=1e-3, search={"_type": "loguniform",
-                                                               "_value": [1, 20]},
-                                      doc="softmax temperature T"),
-        "alpha": HyperParameter(0.9, low=0.0, high=1.0,
-                                search={"_type": "uniform", "_value": [0, 1]},
-                                doc="weight of the KD term (1 - alpha on CE)"),
-        "kd_scale": HyperParameter(1.0, low=0.0, doc="extra factor on the KD term only"),
-        **LOGIT_STD,
-    }
 
     def loss(self, batch, teacher_out):
         x, y = batch

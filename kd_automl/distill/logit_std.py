@@ -3,22 +3,15 @@
 With ``logit_std: true`` the student's and the teacher's logits are each
 z-scored per sample (mean 0, standard deviation 1) before the temperature
 softmax, so the student matches the teacher's logit *relations*, not their
-range. The method's ``temperature`` is then the paper's base temperature.
+range. The method's ``temperature`` is then the paper's base temperature. The option itself
+(``LOGIT_STD``) is in :mod:`kd_automl.distill.catalog`.
 """
 
 from __future__ import annotations
 
 import torch
 
-from kd_automl.distill.base import HyperParameter
-
 EPS = 1e-7  # the authors' code: (z - mean) / (1e-7 + std)
-
-LOGIT_STD = {
-    "logit_std": HyperParameter(False, flag=True, search={"_type": "choice",
-                                                          "_value": [False, True]},
-                                doc="z-score both logits before the softmax (Sun et al. 2024)"),
-}
 
 
 def standardize(logits: torch.Tensor) -> torch.Tensor:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kd_automl.distill.base import Distiller, HyperParameter
+from kd_automl.distill.base import Distiller
 from kd_automl.distill.losses import kd_loss
 from kd_automl.distill.registry import register_method
 
@@ -75,22 +75,6 @@ def mlkd_terms(s_weak, s_strong, t_weak, t_strong, temperature: float
 @register_method
 class MLKD(Distiller):
     name = "mlkd"
-    strong_view = True
-    fusable = False  # its student runs on a second view the fused group does not draw
-    paper = "Jin, Wang, Lin. Multi-Level Logit Distillation (CVPR 2023)"
-    source = ("Jin et al. 2023; the authors' Jin-Ying/Multi-Level-Logit-Distillation "
-              "at 5ee473f, mdistiller/distillers/KD_ours.py and dataset/cifar100.py")
-    hyperparameters = {
-        "temperature": HyperParameter(4.0, low=1e-3, search={"_type": "uniform",
-                                                               "_value": [2, 8]},
-                                      doc="T, beside the fixed 2, 3, 5, 6"),
-        "kd_weight": HyperParameter(0.9, low=0.0, search={"_type": "uniform",
-                                                           "_value": [0.3, 2.0]},
-                                    doc="weight of every distillation term"),
-        "ce_weight": HyperParameter(0.1, low=0.0, search={"_type": "uniform",
-                                                           "_value": [0.05, 1.0]},
-                                    doc="weight of the CE of each view"),
-    }
 
     def loss(self, batch, teacher_out):
         x, y = batch

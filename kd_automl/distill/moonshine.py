@@ -17,7 +17,6 @@ import torch
 import torch.nn.functional as F
 
 from kd_automl.distill.at import AT, paired_at_loss
-from kd_automl.distill.base import HyperParameter
 from kd_automl.distill.registry import register_method
 from kd_automl.models.base import block_features
 
@@ -32,28 +31,6 @@ def stage_ends(blocks: list[torch.Tensor]) -> list[torch.Tensor]:
 @register_method
 class Moonshine(AT):
     name = "moonshine"
-    fusable = False  # reshapes the student: members with other g, b differ in architecture
-    paper = ("Crowley, Gray, Storkey. Moonshine: Distilling with Cheap Convolutions "
-             "(NeurIPS 2018)")
-    source = ("Crowley, Gray, Storkey 2018; "
-              "convolutions and AT: the authors' code")
-    hyperparameters = {
-        **AT.hyperparameters,
-        "g": HyperParameter(4, low=1, integer=True, search={"_type": "choice",
-                                                            "_value": [1, 2, 4, 8]},
-                            doc="cheap k x k convolution: channels per group (conv: code, "
-                                "1 = depthwise) or groups (conv: paper)"),
-        "b": HyperParameter(1, low=1, integer=True, search={"_type": "choice",
-                                                            "_value": [1, 2, 4]},
-                            doc="bottleneck factor (B(b)); 1 = no bottleneck"),
-        "conv": HyperParameter("code", choices=("code", "paper"),
-                               doc="cheap convolution: the authors' DConvG/GB (code) or the "
-                                   "paper's G(g)/B(b) (paper)"),
-        "at_points": HyperParameter("stage", choices=("stage", "stage_pre", "block"),
-                                    doc="attention transfer on the stage outputs (weight beta; "
-                                        "stage_pre: the last before the final BN-ReLU, as the "
-                                        "authors) or after every block (beta * 3 / blocks)"),
-    }
 
     def __init__(self, student, **hparams):
         super().__init__(student, **hparams)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kd_automl.distill.base import Distiller, HyperParameter
+from kd_automl.distill.base import Distiller
 from kd_automl.distill.registry import register_method
 
 
@@ -39,19 +39,6 @@ def nkd_rows(z_s: torch.Tensor, z_t: torch.Tensor, y: torch.Tensor, temperature:
 @register_method
 class NKD(Distiller):
     name = "nkd"
-    fusable = True
-    paper = ("Yang et al. From Knowledge Distillation to Self-Knowledge Distillation: "
-             "a Unified Approach with Normalized Loss and Customized Soft Labels (ICCV 2023)")
-    source = ("Yang et al. 2023; the authors' yzd-v/cls_KD at 9466b3f, "
-              "mmcls/models/dis_losses/nkd.py")
-    hyperparameters = {
-        "temperature": HyperParameter(1.0, low=1e-3, search={"_type": "loguniform",
-                                                               "_value": [1, 8]},
-                                      doc="T of the non-target term"),
-        "gamma": HyperParameter(1.5, low=0.0, search={"_type": "uniform", "_value": [0.5, 4]},
-                                doc="weight of the non-target term"),
-        "ce_weight": HyperParameter(1.0, low=0.0, doc="weight of the CE term"),
-    }
 
     def loss(self, batch, teacher_out):
         x, y = batch

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kd_automl.distill.base import Distiller, HyperParameter
-from kd_automl.distill.logit_std import LOGIT_STD, logit_pair
+from kd_automl.distill.base import Distiller
+from kd_automl.distill.logit_std import logit_pair
 from kd_automl.distill.losses import kd_loss, noisy_logits
 from kd_automl.distill.registry import register_method
 
@@ -14,24 +14,6 @@ from kd_automl.distill.registry import register_method
 @register_method
 class NoisyKD(Distiller):
     name = "noisy_kd"
-    fusable = True
-    stochastic = True
-    paper = ("Sau, Balasubramanian. Deep Model Compression: Distilling Knowledge from Noisy "
-             "Teachers (2016)")
-    source = "Sau, Balasubramanian 2016"
-    hyperparameters = {
-        "temperature": HyperParameter(4.0, low=1e-3, search={"_type": "loguniform",
-                                                               "_value": [1, 20]},
-                                      doc="softmax temperature T"),
-        "alpha": HyperParameter(0.9, low=0.0, high=1.0,
-                                search={"_type": "uniform", "_value": [0, 1]},
-                                doc="weight of the KD term (1 - alpha on CE)"),
-        "sigma": HyperParameter(0.1, low=0.0, search={"_type": "uniform", "_value": [0, 1]},
-                                doc="std of the multiplicative noise z(1 + N(0, sigma^2))"),
-        "p": HyperParameter(0.5, low=0.0, high=1.0, search={"_type": "uniform", "_value": [0, 1]},
-                            doc="fraction of each batch whose teacher logits are perturbed"),
-        **LOGIT_STD,
-    }
 
     def loss(self, batch, teacher_out):
         x, y = batch

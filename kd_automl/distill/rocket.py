@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kd_automl.distill._modules import student_features
-from kd_automl.distill.base import Distiller, Head, HyperParameter
+from kd_automl.distill.base import Distiller, Head
 from kd_automl.distill.registry import register_method
 from kd_automl.errors import KDAutoMLError
 
@@ -38,23 +38,7 @@ def booster_branch(in_shape: torch.Size, width: int, num_classes: int) -> nn.Mod
 @register_method
 class Rocket(Distiller):
     name = "rocket"
-    needs_teacher = False
     members_key = "net_acc"
-    paper = ("Zhou et al. Rocket Launching: A Universal and Efficient Framework for Training "
-             "Well-performing Light Net (AAAI 2018)")
-    source = "Zhou et al. 2018; loss and λ: the authors' code"
-    hyperparameters = {
-        "hint_weight": HyperParameter(0.03, low=0.0, search={"_type": "loguniform",
-                                                              "_value": [0.001, 1]},
-                                      doc="lambda, weight of the logit hint ||l - z||^2 "
-                                          "(authors' code: 0.03)"),
-        "shared_layers": HyperParameter(1, low=1, integer=True,
-                                        search={"_type": "choice", "_value": [1, 2]},
-                                        doc="student layers (feature stages) the booster shares"),
-        "booster_width": HyperParameter(64, low=1, integer=True,
-                                        search={"_type": "choice", "_value": [32, 64, 128]},
-                                        doc="width of the booster's own layers"),
-    }
 
     def setup(self, x, teacher_out):
         logits, feats = student_features(self.student, x)

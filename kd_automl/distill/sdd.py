@@ -18,19 +18,14 @@ the teacher's through the ``"class_map"`` features mode.
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 import torch.nn.functional as F
 
 from kd_automl.distill._modules import student_features
-from kd_automl.distill.base import Distiller, HyperParameter
-from kd_automl.distill.dkd import DKD
+from kd_automl.distill.base import Distiller
 from kd_automl.distill.nkd import nkd_rows
 from kd_automl.distill.registry import register_method
 from kd_automl.models.base import class_map
-
-SCALES = ("1,2,4", "1,2", "1")
 
 
 def cell_logits(cmap: torch.Tensor, scales: tuple[int, ...]) -> torch.Tensor:
@@ -72,9 +67,7 @@ def row_weights(t_cells: torch.Tensor, y: torch.Tensor, complementary: float) ->
 
 
 class _SDD(Distiller):
-    needs_features = "class_map"  # the teacher's classifier at every position of its last map
-    fusable = False  # reads the student's classifier, which a fused group's batched model hides
-    paper = "Wei et al. Scale Decoupled Distillation (CVPR 2024)"
+    """What SD-KD, SD-DKD and SD-NKD share (their metadata: the catalog's ``sdd_*``)."""
 
     def sdd_terms(self, batch, teacher_out):
         """``(student logits, (cells, N) per-row base loss, (cells, N) weights)``."""
@@ -93,29 +86,9 @@ class _SDD(Distiller):
         return logits, (w * rows).sum() / rows.numel()
 
 
-_COMMON = {
-    "scales": HyperParameter("1,2,4", choices=SCALES,
-                             search={"_type": "choice", "_value": list(SCALES[:2])},
-                             doc="pooling scales M of the last map (1 = global cell only)"),
-    "complementary_weight": HyperParameter(2.0, low=0.0,
-                                           search={"_type": "uniform", "_value": [1, 4]},
-                                           doc="beta: weight of the complementary cells' terms"),
-}
-
-
 @register_method
 class SDDKD(_SDD):
     name = "sdd_kd"
-    source = "Wei et al. 2024; the authors' SDD-CVPR2024, mdistiller/distillers/KD.py (SDD_KD)"
-    hyperparameters = {
-        "temperature": HyperParameter(4.0, low=1e-3, search={"_type": "loguniform",
-                                                               "_value": [1, 10]},
-                                      doc="softmax temperature T"),
-        "alpha": HyperParameter(0.9, low=0.0, high=1.0,
-                                search={"_type": "uniform", "_value": [0, 1]},
-                                doc="weight of the SDD term (1 - alpha on CE)"),
-        **_COMMON,
-    }
 
     def rows(self, z_s, z_t, y):
         return kd_rows(z_s, z_t, self.hp["temperature"])
@@ -130,16 +103,6 @@ class SDDKD(_SDD):
 @register_method
 class SDDDKD(_SDD):
     name = "sdd_dkd"
-    source = ("Wei et al. 2024; the authors' SDD-CVPR2024, "
-              "mdistiller/distillers/SDD_DKD.py")
-    hyperparameters = {  # DKD's own (defaults and ranges), its warmup ramping the SDD term
-        **{k: DKD.hyperparameters[k] for k in ("alpha", "beta", "temperature")},
-        "warmup": dataclasses.replace(DKD.hyperparameters["warmup"],
-                                      doc="epochs over which the SDD-DKD term ramps up "
-                                          "linearly"),
-        "ce_weight": DKD.hyperparameters["ce_weight"],
-        **_COMMON,
-    }
 
     def rows(self, z_s, z_t, y):
         hp = self.hp
@@ -156,23 +119,6 @@ class SDDDKD(_SDD):
 @register_method
 class SDDNKD(_SDD):
     name = "sdd_nkd"
-    source = ("Wei et al. 2024; the authors' SDD-CVPR2024 at e412036, "
-              "mdistiller/distillers/SDD_nkd.py (NKD: cls_KD's nkd.py)")
-    hyperparameters = {  # their cfg.DKD: T, BETA as gamma, CE_WEIGHT, WARMUP (mdistiller's)
-        "temperature": HyperParameter(4.0, low=1e-3, search={"_type": "loguniform",
-                                                               "_value": [1, 8]},
-                                      doc="T of the non-target term"),
-        "gamma": HyperParameter(8.0, low=0.0, search={"_type": "uniform", "_value": [1, 10]},
-                                doc="weight of the non-target term"),
-        "warmup": dataclasses.replace(DKD.hyperparameters["warmup"],
-                                      doc="epochs over which the SDD-NKD term ramps up "
-                                          "linearly"),
-        "ce_weight": DKD.hyperparameters["ce_weight"],
-        "keep_target": HyperParameter(False, flag=True,
-                                      doc="the non-target softmax keeps the target class, as "
-                                          "SDD's SDD_nkd.py does (off: NKD's own loss)"),
-        **_COMMON,
-    }
 
     def rows(self, z_s, z_t, y):
         hp = self.hp

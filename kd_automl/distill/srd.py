@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kd_automl.distill._modules import student_features
-from kd_automl.distill.base import Distiller, HyperParameter
+from kd_automl.distill.base import Distiller
 from kd_automl.distill.losses import kd_loss, logsum_distance, pooled
 from kd_automl.distill.registry import register_method
 
@@ -14,23 +14,6 @@ from kd_automl.distill.registry import register_method
 @register_method
 class SRD(Distiller):
     name = "srd"
-    fusable = True
-    needs_features = True
-    paper = ("Miles, Mikolajczyk. Understanding the Role of the Projector in Knowledge "
-             "Distillation (AAAI 2024)")
-    source = "Miles, Mikolajczyk 2024"
-    hyperparameters = {
-        "p": HyperParameter(4.0, low=0.5, search={"_type": "uniform", "_value": [1, 6]},
-                            doc="exponent of the LogSum distance log(sum |f_s - f_t|^p)"),
-        "feat_weight": HyperParameter(2.0, low=0.0, search={"_type": "loguniform",
-                                                             "_value": [0.1, 10]},
-                                      doc="weight of the feature (LogSum) term"),
-        "kd_weight": HyperParameter(1.0, low=0.0, search={"_type": "uniform", "_value": [0, 2]},
-                                    doc="weight of the KD term on the logits"),
-        "temperature": HyperParameter(1.0, low=1e-3, search={"_type": "loguniform",
-                                                               "_value": [1, 8]},
-                                      doc="softmax temperature of the KD term"),
-    }
 
     def setup(self, x, teacher_out):
         _, f_s = student_features(self.student, x)

@@ -9,7 +9,7 @@ so C times weaker (100x on CIFAR-100) at the same T and alpha.
 
 from __future__ import annotations
 
-from kd_automl.distill.base import Hop, HyperParameter
+from kd_automl.distill.base import Hop
 from kd_automl.distill.kd import KD
 from kd_automl.distill.registry import register_method
 
@@ -17,20 +17,6 @@ from kd_automl.distill.registry import register_method
 @register_method
 class TAKD(KD):
     name = "takd"
-    needs_assistant = True
-    paper = ("Mirzadeh et al. Improved Knowledge Distillation via Teacher Assistant "
-             "(AAAI 2020)")
-    source = "Mirzadeh et al. 2020; KL as the paper (Hinton)"
-    hyperparameters = {
-        **KD.hyperparameters,
-        "assistant_temperature": HyperParameter(4.0, low=1e-3, search={
-            "_type": "loguniform", "_value": [1, 20]}, doc="T of the hops into assistants"),
-        "assistant_alpha": HyperParameter(0.9, low=0.0, high=1.0, search={
-            "_type": "uniform", "_value": [0, 1]}, doc="alpha of the hops into assistants"),
-        "kd_reduction": HyperParameter("batchmean", choices=("batchmean", "mean"), doc=(
-            "KL over the classes: batchmean = summed (paper, Hinton); mean = averaged, as "
-            "the authors' nn.KLDivLoss()")),
-    }
 
     @classmethod
     def teacher_chain(cls, spec) -> list[Hop]:

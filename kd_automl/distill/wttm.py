@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kd_automl.distill.base import Distiller, HyperParameter
+from kd_automl.distill.base import Distiller
 from kd_automl.distill.registry import register_method
 
 
@@ -29,17 +29,6 @@ def wttm_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, gamma:
 @register_method
 class WTTM(Distiller):
     name = "wttm"
-    fusable = True
-    paper = ("Zheng, Yang. Knowledge Distillation Based on Transformed Teacher Matching "
-             "(ICLR 2024)")
-    source = "Zheng, Yang 2024"
-    hyperparameters = {
-        "temperature": HyperParameter(4.0, low=1e-3, search={"_type": "loguniform",
-                                                               "_value": [1, 10]},
-                                      doc="T of the teacher's power transform p_t^(1/T)"),
-        "beta": HyperParameter(1.0, low=0.0, search={"_type": "loguniform", "_value": [0.1, 10]},
-                               doc="weight of the WTTM term (CE weight 1)"),
-    }
 
     def loss(self, batch, teacher_out):
         x, y = batch
