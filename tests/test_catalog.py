@@ -55,3 +55,11 @@ def test_the_checks_read_the_catalog():
     with pytest.raises(KDAutoMLError, match="'ce' has no hyperparameter 'x' \\(it has: none\\)"):
         catalog.check_method("ce", {"x": 1})
     assert dataclasses.is_dataclass(MethodInfo) and catalog.method_info("takd").needs_assistant
+
+
+def test_the_module_the_fork_servers_preload_registers_every_method():
+    from kd_automl.distill.all_methods import METHODS
+    from kd_automl.orchestrate.workers import PRELOAD
+
+    assert sorted(METHODS) == catalog.method_names()
+    assert "kd_automl.distill.all_methods" in PRELOAD

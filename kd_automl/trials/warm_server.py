@@ -38,9 +38,9 @@ from kd_automl.trial_wire import Reader, send
 # environment at import); the data set's reader by its name (``--dataset``)
 PRELOAD = ["torch", "torch._dynamo", "kd_automl.orchestrate.recording",
            "kd_automl.orchestrate.runner", "kd_automl.orchestrate.threads", "kd_automl.store",
-           "kd_automl.distill", "kd_automl.models", "kd_automl.data", "kd_automl.engine.trial",
-           "numpy", "scipy.stats", "pandas", "json_tricks", "typeguard", "requests", "psutil",
-           "yaml", "colorama", "cloudpickle"]
+           "kd_automl.distill.all_methods", "kd_automl.models", "kd_automl.data",
+           "kd_automl.engine.trial", "numpy", "scipy.stats", "pandas", "json_tricks",
+           "typeguard", "requests", "psutil", "yaml", "colorama", "cloudpickle"]
 STOP_WAIT_S = 10.0  # how long trials still running when the experiment ends get to close
 PR_SET_PDEATHSIG = 1
 
