@@ -21,7 +21,7 @@ from conftest import TINY
 from optuna.trial import TrialState
 
 from kd_automl.orchestrate.slurm import scheduler
-from kd_automl.orchestrate.work_queue import counts, finished_count
+from kd_automl.orchestrate.work_queue import counts
 from kd_automl.store import Store
 
 PG_URL = os.environ.get("KD_AUTOML_TEST_PG")
@@ -90,10 +90,10 @@ def _wait(what, check, timeout=120, every=0.3):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _rows(name):
+def _rows(name, role="search"):
     store = Store(PG_URL)
     try:
-        return [t for t in store.trials(role="search") if t.experiment.name == name]
+        return [t for t in store.trials(role=role) if t.experiment.name == name]
     finally:
         store.dispose()
 
@@ -175,31 +175,66 @@ def test_a_cancelled_task_s_trial_is_retried_once_and_the_study_finishes(study):
     assert len([t for t in rows if t.state == "complete"]) == 6
 
 
-def test_a_requeued_task_continues_its_interrupted_trial_from_its_checkpoint(study):
-    spec = study.make(slow=True, epochs=10, checkpoint_every=1)
-    job = _submit(study, spec, 1, 1)  # the retry is the study's one trial
-    task = job  # submitit submits one task as a plain job, not an array
+def _log(s, task):
+    path = s.ws / "slurm" / "jobs" / task / f"{task}_0_log.out"
+    return path.read_text() if path.exists() else ""
+
+
+def _time_limit_in(task, left_s):
+    """Move the task's time limit (whole minutes) to ``left_s`` seconds or a little more from
+    now: Slurm then sends the time-limit signal as it would near any limit."""
+    job = scheduler.show_job(task)[0]
+    h, m, sec = ([0, 0] + [int(x) for x in job["RunTime"].split("-")[-1].split(":")])[-3:]
+    minutes = -(-(3600 * h + 60 * m + sec + left_s) // 60)
+    subprocess.run(["scontrol", "update", f"JobId={task}", f"TimeLimit={minutes}"], check=True)
+
+
+def test_a_task_at_its_time_limit_requeues_itself_and_continues_its_trial(study, tmp_path):
+    """Task 1 is in its trial (a checkpoint written) when its time limit comes near: it
+    stores the trial interrupted, requeues itself, and the requeued task continues the trial
+    from its checkpoint. Task 0 gets a user's scancel TERM as it starts, before any trial or
+    baseline row: it ends cleanly, stores nothing and is not requeued."""
+    spec = study.make(slow=True, epochs=200, checkpoint_every=1)  # > 30 s of trial
+    profile = tmp_path / "cluster.yaml"  # signalled 120 s before the limit (the default)
+    profile.write_text(yaml.safe_dump({"cluster": {"workers": 2, "time": "10"}}))
+    proc = _cli("optuna", str(spec), "--trials", "1", "--cluster", str(profile), "--db",
+                PG_URL, "--threads", "1", "--detach", ws=study.ws)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    job = out.strip().splitlines()[-1]
+    study.jobs.append(job)
+    first, other = f"{job}_0", f"{job}_1"
+    _wait("task 0 to start", lambda: "joining study" in _log(study, first), every=0.05)
+    subprocess.run(["scancel", "--signal=TERM", first], check=True)  # a user's scancel
 
     def checkpointed():
         metas = list((study.ws / "checkpoints").glob("*/*/state.json"))
-        return metas and yaml.safe_load(metas[0].read_text())["epoch"] >= 3
+        return metas and yaml.safe_load(metas[0].read_text())["epoch"] >= 1
 
-    _wait("a checkpoint after epoch 3", checkpointed, timeout=150, every=0.1)
-    # the TERM a preemption or the time limit sends (--signal=TERM@120 reaches the step)
-    subprocess.run(["scancel", "--signal=TERM", task], check=True)
-    _wait("the task to end", lambda: not scheduler.queued(task), timeout=60)
-    stopped = [t for t in _rows(study.name) if t.state == "failed"]
-    assert len(stopped) == 1 and stopped[0].error == "interrupted", stopped
-    at = stopped[0].extra["checkpoint_epoch"]
-    assert at >= 3
-    subprocess.run(["scontrol", "requeue", task], check=True)
-    _wait("the study's trial", lambda: finished_count(_study(study.name)) == 1, timeout=180)
+    _wait("a checkpoint", checkpointed, timeout=150, every=0.1)
+    # 45 to 105 s left: under the 120 s lead, so Slurm signals at its next time-limit check
+    # (every 30 s), and the kill is far enough to store the trial and requeue
+    _time_limit_in(other, 45)
+    _wait("task 1 to requeue itself", lambda: f"requeued task {other}" in _log(study, other),
+          timeout=60)
+    subprocess.run(["scontrol", "update", f"JobId={other}", "TimeLimit=10"], check=True)
+    _wait("the study's trial", lambda: counts(_study(study.name)) == (1, 0), timeout=180)
+    _wait("both tasks to end", lambda: not scheduler.queued(job), timeout=60)
+    said = _log(study, first)
+    assert "stopped by SIGTERM" in said and "requeued" not in said, said
+    shown = {scheduler.task_name(t): t for t in scheduler.show_job(job)}
+    assert shown[first]["Restarts"] == "0" and shown[first]["JobState"] == "COMPLETED"
+    assert shown[other]["Restarts"] == "1" and shown[other]["JobState"] == "COMPLETED"
+    assert not _rows(study.name, role="baseline")  # task 0 stopped before its row
     rows = _rows(study.name)
-    again = [t for t in rows if t.params == stopped[0].params and t.id != stopped[0].id]
-    assert len(again) == 1 and again[0].state == "complete"
-    assert again[0].extra["checkpoint"] == [f"resumed from the checkpoint after epoch {at}"]
-    restarted = [t for t in scheduler.show_job(task) if t.get("Restarts")]
-    assert restarted and restarted[0]["Restarts"] == "1"
+    done = [t for t in rows if t.state == "complete"]
+    stopped = [t for t in rows if t.state == "failed"]
+    assert len(done) == 1 and len(stopped) == 1 and stopped[0].error == "interrupted"
+    assert stopped[0].params == done[0].params  # one trial, continued, not run twice
+    at = stopped[0].extra["checkpoint_epoch"]
+    assert at >= 1
+    assert done[0].extra["checkpoint"] == [f"resumed from the checkpoint after epoch {at}"]
+    assert len(_study(study.name).trials) == 2  # the interrupted trial and its retry
 
 
 def test_ctrl_c_of_the_launching_command_leaves_no_job(study):

@@ -16,7 +16,7 @@ def test_a_profile_s_cluster_section_and_the_command_line_over_it(tmp_path):
     flags = opts.sbatch_flags()
     assert flags["partition"] == "a100" and flags["gpus-per-node"] == 2
     assert flags["mem"] == "16G" and flags["time"] == "12:00:00"
-    assert flags["signal"] == "TERM@120" and flags["requeue"] is True
+    assert flags["signal"] == "USR1@120" and flags["requeue"] is True
     assert "account" not in flags
 
 

@@ -7,6 +7,7 @@ error) is stored as failed ("interrupted"), never left running.
 
 >>> check_before_search(spec)                                      # doctest: +SKIP
 >>> run_baseline(spec, store, experiment_id, workspace)            # doctest: +SKIP
+>>> run_study_baseline(spec, study_name, db_url, workspace_root)   # doctest: +SKIP
 >>> trial_id, result = record_trial(store, experiment_id, "7", params,
 ...                       lambda: run_sampled(spec, params, workspace))   # doctest: +SKIP
 """
@@ -82,5 +83,17 @@ def run_baseline(spec: ExperimentSpec, store: Store, experiment_id: int, workspa
     return result
 
 
+def run_study_baseline(spec: ExperimentSpec, study_name: str, db: str,
+                       workspace: str | None) -> TrialResult | None:
+    """:func:`run_baseline` for the experiment of Optuna study ``study_name`` in the store at
+    ``db``, as a worker of a cluster runs it (a Slurm task, a Ray actor): its own store."""
+    store = Store(db)
+    try:
+        exp_id = store.experiment(spec, "optuna", name=study_name, study_name=study_name)
+        return run_baseline(spec, store, exp_id, Workspace.resolve(workspace))
+    finally:
+        store.dispose()
+
+
 __all__ = ["TrialCallback", "TrialEvent", "check_before_search", "finish", "record_trial",
-           "run_baseline", "run_sampled"]
+           "run_baseline", "run_sampled", "run_study_baseline"]

@@ -26,7 +26,7 @@ import yaml
 
 from kd_automl.errors import KDAutoMLError
 
-SIGNAL_S = 120  # seconds between the stop signal and the kill (time limit, preemption)
+SIGNAL_S = 120  # seconds between the time-limit signal (USR1) and the time limit
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,10 @@ class SlurmOptions:
                 flags[name] = str(value)
         if self.gpus_per_worker:
             flags["gpus-per-node"] = self.gpus_per_worker
-        # the worker stops on TERM (its trial stored interrupted, with its checkpoint) before
-        # the kill; a preempted task is requeued by Slurm and continues it
-        flags["signal"] = f"TERM@{self.signal_s}"
+        # USR1 before the time limit: the worker stores its trial interrupted (with its
+        # checkpoint) and requeues its task (task.py); a preempted task (TERM) is requeued
+        # by Slurm; either continues the trial
+        flags["signal"] = f"USR1@{self.signal_s}"
         flags["requeue"] = True
         return flags
 

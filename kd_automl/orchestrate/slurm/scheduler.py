@@ -136,6 +136,12 @@ def queued(job_id: str) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows if len(r) == 2]
 
 
+def requeue(task: str) -> None:
+    """``scontrol requeue`` of one task (``123_4``) or job: Slurm ends it and starts it again
+    (``SLURM_RESTART_COUNT`` + 1)."""
+    _run(["scontrol", "requeue", task])
+
+
 def cancel(job_id: str, wait_s: float = 60.0, grace_s: float = 30.0) -> list[tuple[str, str]]:
     """Cancel the job (every task of an array) and wait until none is left in the queue;
     returns the tasks still there after ``wait_s`` (empty: all gone).
