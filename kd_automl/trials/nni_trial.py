@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import signal
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ from kd_automl.engine import TrialResult
 from kd_automl.orchestrate.recording import run_sampled
 from kd_automl.orchestrate.runner import PlannedList, PlannedTrial, run_trials
 from kd_automl.orchestrate.threads import set_trial_threads
-from kd_automl.spec import load_spec
+from kd_automl.spec import ExperimentSpec, load_spec
 from kd_automl.store import Store
 from kd_automl.workspace import Workspace
 
@@ -57,7 +58,24 @@ def _on_sigterm(signum, frame):
     raise StoppedByNNI()
 
 
-def main(argv: list[str] | None = None) -> int:
+_SPECS: dict[str, tuple[tuple[int, int], ExperimentSpec]] = {}  # path -> (its stamp, spec)
+
+
+def _spec(path: str) -> ExperimentSpec:
+    """The spec at ``path``, checked once per version of the file in a process (the warm
+    server's children find it checked)."""
+    try:
+        info = os.stat(path)
+    except OSError:  # a ready spec's name, or missing: load_spec says which
+        return load_spec(path)
+    stamp = (info.st_mtime_ns, info.st_size)
+    hit = _SPECS.get(path)
+    if hit is None or hit[0] != stamp:
+        hit = _SPECS[path] = (stamp, load_spec(path))
+    return hit[1]
+
+
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spec", required=True)
     ap.add_argument("--db", required=True)
@@ -65,14 +83,49 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--experiment", required=True)
     ap.add_argument("--concurrency", type=int, default=None,
                     help="trials running at once: each takes its share of the cores")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def warm_up(argv: list[str]) -> list[str]:
+    """In the warm trial server, before it forks a trial of ``argv``: what every such trial
+    would read first, read once (the spec's checks, the store's schema, the data set, a
+    cached teacher's weights), so each forked trial finds it in memory. Never trains, never
+    touches a GPU, holds no database connection; what fails is left to the trial. The steps
+    that failed, with why."""
+    import torch
+
+    from kd_automl.engine.teacher import teacher_cached, train_teacher
+    from kd_automl.engine.trial import get_dataset
+
+    args, _ = _parser().parse_known_args(argv)
+    spec, workspace, failed = None, Workspace(Path(args.workspace)), []
+    steps = [("spec", lambda: _spec(args.spec)),
+             ("store", lambda: Store(args.db).engine.dispose()),
+             ("data", lambda: get_dataset(spec)),
+             ("teacher", lambda: teacher_cached(spec, workspace) and train_teacher(
+                 spec, get_dataset(spec), workspace, torch.device("cpu")))]
+    for name, step in steps:
+        if name != "spec" and spec is None:
+            break
+        try:
+            value = step()
+        except Exception as err:
+            failed.append(f"{name}: {type(err).__name__}: {err}")
+            continue
+        if name == "spec":
+            spec = value
+    return failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     set_trial_threads(args.concurrency)
 
     params = nni.get_next_parameter() or {}
     record = nni.trial._params or {}  # NNI 3.0 has no public getter for the parameter id
     parameter_id = record.get("parameter_id")
     job_id = nni.get_trial_id()
-    spec = load_spec(args.spec)
+    spec = _spec(args.spec)
     store = Store(args.db)
     exp_id = store.experiment(spec, "nni", name=args.experiment,
                               study_name=nni.get_experiment_id())

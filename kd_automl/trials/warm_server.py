@@ -7,9 +7,13 @@ first (clients that come while it imports wait in the backlog), imports, then se
 the watched process (the launch, then NNI's manager) is gone. Each connection is one trial
 (:mod:`kd_automl.trials.warm_client`): the child takes the client's environment, working
 folder, arguments and stdin/stdout/stderr and runs :func:`kd_automl.trials.nni_trial.main`
-as a fresh process would; NNI itself is imported only there, after the trial's environment
-is in place (NNI reads it at import). The server stays one thread and never runs a torch
-operation, so a child starts with no thread pool to inherit and sets its own threads.
+as a fresh process would. NNI is imported here too; it reads its trial's environment at
+import, so each child reads it again once its environment is in place
+(:mod:`kd_automl.trials.nni_state`). Before the first trial of a spec, the server reads what
+such a trial reads first (:func:`kd_automl.trials.nni_trial.warm_up`: the data set, the cached
+teacher...), so its children find it in memory. The server stays one thread and runs torch
+on one thread only, so a child starts with no thread pool to inherit and sets its own
+threads; it hears a child's end at once (a pidfd per child).
 
 A client that goes away (NNI killed it) takes its child with it (SIGKILL to the child's
 process group); the children die with the server (PR_SET_PDEATHSIG).
@@ -34,13 +38,15 @@ from typing import Any
 
 from kd_automl.trial_wire import Reader, send
 
-# what a trial imports, and NNI's own heavy dependencies (not NNI: it reads the trial's
-# environment at import); the data set's reader by its name (``--dataset``)
+# what a trial imports, NNI and its dependencies (each child makes NNI its trial's:
+# nni_state), and the data set's reader by its name (``--dataset``)
 PRELOAD = ["torch", "torch._dynamo", "kd_automl.orchestrate.recording",
            "kd_automl.orchestrate.runner", "kd_automl.orchestrate.threads", "kd_automl.store",
            "kd_automl.distill.all_methods", "kd_automl.models", "kd_automl.data",
-           "kd_automl.engine.trial", "numpy", "scipy.stats", "pandas", "json_tricks",
-           "typeguard", "requests", "psutil", "yaml", "colorama", "cloudpickle"]
+           "kd_automl.engine.trial", "kd_automl.engine.teacher", "numpy", "scipy.stats",
+           "pandas", "json_tricks",
+           "typeguard", "requests", "psutil", "yaml", "colorama", "cloudpickle", "nni",
+           "kd_automl.trials.nni_state", "kd_automl.trials.nni_trial"]
 STOP_WAIT_S = 10.0  # how long trials still running when the experiment ends get to close
 PR_SET_PDEATHSIG = 1
 
@@ -72,15 +78,37 @@ def preload(modules: list[str]) -> None:
     for name in modules:
         try:
             importlib.import_module(name)
-        except Exception as err:  # a missing optional module: the trial imports it itself
+        except (Exception, SystemExit) as err:  # missing: the trial imports it itself
             _log(f"preload {name}: {type(err).__name__}: {err}")
 
 
 def _readers(dataset: str) -> list[str]:
     """What the first trial on ``dataset`` would import (the workers' fork server's list)."""
-    from kd_automl.orchestrate.workers import PRELOAD_FOR
-
+    try:
+        from kd_automl.orchestrate.workers import PRELOAD_FOR
+    except Exception as err:  # the trials import it themselves
+        _log(f"preload of the {dataset} reader: {type(err).__name__}: {err}")
+        return []
     return PRELOAD_FOR.get(dataset, [])
+
+
+_torch_threads: list[int] = []  # torch's default in a fresh process, before the server's 1
+
+
+def one_thread() -> None:
+    """Torch on one thread in the server: what it loads starts no thread pool that its
+    children would inherit dead; each child sets a fresh process's default again."""
+    import torch
+
+    _torch_threads.append(torch.get_num_threads())
+    torch.set_num_threads(1)
+
+
+def _open_pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):  # not Linux 5.3+: the 0.2 s select timeout reaps it
+        return None
 
 
 class Server:
@@ -90,6 +118,8 @@ class Server:
         self.selector.register(listener, selectors.EVENT_READ)
         self.trials: dict[socket.socket, _Trial] = {}
         self.children: dict[int, _Trial] = {}
+        self.pidfds: dict[int, int] = {}  # child pid -> its pidfd, readable once it ended
+        self.warmed: set[tuple[str, ...]] = set()
 
     def serve(self) -> None:
         while not _stop_asked:
@@ -97,7 +127,7 @@ class Server:
             for key, _ in events:
                 if key.fileobj is self.listener:
                     self._accept()
-                else:
+                elif key.fileobj in self.trials:  # else a child's pidfd: reaped below
                     self._read(self.trials[key.fileobj])
             self._reap()
             if not events and not _alive(self.watch):  # what waited is read first: a watch
@@ -138,7 +168,24 @@ class Server:
                     os.killpg(trial.pid, signal.SIGKILL)
             self._close(trial)
 
+    def _warm(self, argv: list[str]) -> None:
+        """Read what a trial of ``argv`` reads first, once per spec, store and workspace."""
+        key = tuple(argv)
+        if key in self.warmed:
+            return
+        self.warmed.add(key)
+        from kd_automl.trials.nni_trial import warm_up
+
+        t0 = time.monotonic()
+        failed = warm_up(argv)
+        _log(f"warmed up in {time.monotonic() - t0:.1f} s"
+             + (f" (left to the trials: {'; '.join(failed)})" if failed else ""))
+
     def _fork(self, trial: _Trial, message: dict[str, Any]) -> None:
+        try:
+            self._warm(list(message["argv"]))
+        except Exception as err:  # the trial reads it all itself
+            _log(f"warm-up: {type(err).__name__}: {err}")
         fds, trial.reader.fds = trial.reader.fds, []
         sys.stdout.flush()
         sys.stderr.flush()
@@ -149,6 +196,8 @@ class Server:
                 self.listener.close()
                 for sock in self.trials:
                     sock.close()
+                for fd in self.pidfds.values():
+                    os.close(fd)
                 _run_trial(message, fds)
             finally:
                 os._exit(70)
@@ -156,6 +205,10 @@ class Server:
             os.close(fd)
         trial.pid = pid
         self.children[pid] = trial
+        pidfd = _open_pidfd(pid)
+        if pidfd is not None:
+            self.pidfds[pid] = pidfd
+            self.selector.register(pidfd, selectors.EVENT_READ)
         _log(f"trial process {pid} started")
         with contextlib.suppress(OSError):
             send(trial.sock, {"pid": pid})
@@ -169,6 +222,9 @@ class Server:
             if pid == 0:
                 return
             trial = self.children.pop(pid, None)
+            if (pidfd := self.pidfds.pop(pid, None)) is not None:
+                self.selector.unregister(pidfd)
+                os.close(pidfd)
             code = os.waitstatus_to_exitcode(status)
             _log(f"trial process {pid} ended: {code}")
             if trial is not None and trial.sock in self.trials:
@@ -226,6 +282,11 @@ def _run_trial(message: dict[str, Any], fds: list[int]) -> None:
         threads = os.environ.get("OMP_NUM_THREADS", "")
         if threads.isdigit() and int(threads) > 0:  # torch read it at its import: the server's
             torch.set_num_threads(int(threads))
+        elif _torch_threads:
+            torch.set_num_threads(_torch_threads[0])
+        from kd_automl.trials.nni_state import reset
+
+        reset()  # NNI read the server's environment at its import: now the trial's
         from kd_automl.trials.nni_trial import main
 
         code = main(message["argv"])
@@ -272,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     _log(f"listening on {args.socket}; importing")
     t0 = time.monotonic()
     preload(PRELOAD + _readers(args.dataset))
+    one_thread()
     _log(f"ready in {time.monotonic() - t0:.1f} s ({len(os.listdir('/proc/self/task'))} thread(s))")
     try:
         Server(listener, args.watch).serve()
