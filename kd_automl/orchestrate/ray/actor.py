@@ -87,6 +87,7 @@ class KDWorker:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         from kd_automl.orchestrate import signals
         from kd_automl.orchestrate.join import join_study
+        from kd_automl.orchestrate.recording import run_study_baseline
         from kd_automl.spec import parse_spec
 
         where = {"worker": self.index, "node": self.node, "pid": os.getpid(),
@@ -100,7 +101,7 @@ class KDWorker:
         try:
             with signals.handled():
                 if baseline and self.index == 0:  # the student alone, once per experiment
-                    _baseline(spec, study_name, db, workspace)
+                    run_study_baseline(spec, study_name, db, workspace)
 
             def line(event) -> None:
                 r = event.result
@@ -121,19 +122,6 @@ class KDWorker:
                   f"{summary.finished} of {summary.target}")
         return {**where, "trials_run": summary.trials_run, "finished": summary.finished,
                 "target": summary.target}
-
-
-def _baseline(spec, study_name: str, db: str, workspace: str) -> None:
-    from kd_automl.orchestrate.recording import run_baseline
-    from kd_automl.store import Store
-    from kd_automl.workspace import Workspace
-
-    store = Store(db)
-    try:
-        exp_id = store.experiment(spec, "optuna", name=study_name, study_name=study_name)
-        run_baseline(spec, store, exp_id, Workspace.resolve(workspace))
-    finally:
-        store.dispose()
 
 
 RemoteWorker = ray.remote(KDWorker)
