@@ -9,7 +9,9 @@ every row, and :func:`trial_loop`, one process's loop over the study's work queu
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,9 @@ from kd_automl.spec import ExperimentSpec, apply_params
 from kd_automl.store import Store
 from kd_automl.store.optuna_private import warmup_steps
 from kd_automl.workspace import Workspace
+
+log = logging.getLogger(__name__)
+ABANDON_TRIES = 3  # tells of an abandoned trial before it is left to the next run's reaping
 
 
 class OptunaReporter:
@@ -101,9 +106,9 @@ class OptunaSource(TrialSource):
                     self.heartbeat.add(trial)
         finally:
             self.queue.asked()
-        planned = PlannedTrial(trial.number, None, {}, handle=trial,
-                               reporter=OptunaReporter.for_spec(trial, self.spec))
-        try:
+        planned = PlannedTrial(trial.number, None, {}, handle=trial)
+        try:  # from here a stop (held, or arriving now) abandons the asked trial
+            planned.reporter = OptunaReporter.for_spec(trial, self.spec)
             signals.raise_held(interrupted)
             planned.params = suggest_params(trial, self.spec.search)
         except BaseException:
@@ -135,8 +140,15 @@ class OptunaSource(TrialSource):
     def abandon(self, trial: PlannedTrial, reason: str) -> None:
         with contextlib.suppress(Exception):
             trial.handle.set_user_attr("abandoned", reason)
-        with contextlib.suppress(Exception):
-            self.study.tell(trial.handle, state=TrialState.FAIL)
+        for attempt in range(ABANDON_TRIES):  # a busy database (a locked SQLite file): again
+            try:
+                self.study.tell(trial.handle, state=TrialState.FAIL)
+                break
+            except Exception as err:
+                if attempt + 1 == ABANDON_TRIES:  # left RUNNING: the next run reaps it
+                    log.warning("trial %s left running: %s", trial.number, err)
+                else:
+                    time.sleep(0.5)
         if self.heartbeat is not None:
             self.heartbeat.remove(trial.handle)
 
