@@ -1,10 +1,12 @@
 """Warm NNI trials on real NNI 3.0 experiments: each trial forked by the experiment's trial
-server, NNI's trial command a thin client. The store holds what a cold trial stores; NNI's
-Kill stores the trial as failed; a killed client takes its trial with it; the server ends
-with the experiment."""
+server, NNI's trial command a thin client. The store holds what a cold trial stores, for a
+trial that completes and for one that crashes (a NaN loss: stored failed with its reason,
+the experiment goes on); NNI's Kill stores the trial as failed; a killed client takes its
+trial with it; the server ends with the experiment."""
 
 import os
 import re
+import signal
 import stat
 import subprocess
 import time
@@ -27,73 +29,128 @@ def env(tmp_path_factory):
     return {"root": root, "env": e, "ws": root / "ws"}
 
 
-def _spec(env, name: str, **train) -> Path:
+def _spec(env, name: str, search=None, seed=0, **train) -> Path:
     path = env["root"] / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(dict(SPEC, name=name, train={**SPEC["train"], **train})))
+    path.write_text(yaml.safe_dump(dict(SPEC, name=name, seed=seed,
+                                        train={**SPEC["train"], **train},
+                                        search={**SPEC["search"], **(search or {})})))
     return path
 
 
-def kd(env, *args, warm=True, timeout=600):
-    e = {**env["env"], "KD_AUTOML_NNI_WARM": "1" if warm else "0"}
-    proc = subprocess.run([*KD_AUTOML, *args], env=e, capture_output=True, text=True,
-                          timeout=timeout)
-    assert proc.returncode == 0, f"kd-automl {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
-    return proc
+def _env(env, warm: bool, ws: Path | None = None) -> dict:
+    return {**env["env"], "KD_AUTOML_NNI_WARM": "1" if warm else "0",
+            **({"KD_AUTOML_WORKSPACE": str(ws)} if ws else {})}
 
 
-def _servers(env) -> list[psutil.Process]:
+def _ok(proc, args, out, err):
+    assert proc.returncode == 0, f"kd-automl {' '.join(args)}:\n{out}\n{err}"
+
+
+def _servers(ws: Path) -> list[psutil.Process]:
     """The workspace's trial servers (not their forked trials, which share the command)."""
     found = {p.pid: p for p in psutil.process_iter(["cmdline", "ppid"])
              if "kd_automl.trials.warm_server" in " ".join(p.info["cmdline"] or [])
-             and str(env["ws"]) in " ".join(p.info["cmdline"])}
+             and f"{ws}/" in " ".join(p.info["cmdline"])}
     return [p for p in found.values() if p.info["ppid"] not in found]
 
 
-def _no_server_left(env, timeout=30) -> bool:
+def _no_server_left(ws: Path, timeout=30) -> bool:
     deadline = time.time() + timeout
-    while _servers(env) and time.time() < deadline:
+    while _servers(ws) and time.time() < deadline:
         time.sleep(0.3)
-    return not _servers(env)
+    return not _servers(ws)
 
 
-def _rows(env, exp_id: str) -> dict:
+def _rows(ws: Path, exp_id: str) -> dict:
     """The experiment's search trials in the store, by NNI's trial job id."""
-    store = Store(f"sqlite:///{env['ws'] / 'kd_automl.db'}")
+    store = Store(f"sqlite:///{ws / 'kd_automl.db'}")
     exp = next(e for e in store.experiments() if e.study_name == exp_id)
     return {t.backend_trial_id: t for t in store.trials([exp.id], with_epochs=True)
             if t.role == "search"}
 
 
-def _stored(env, exp_id: str) -> dict:
+def _stored(ws: Path, exp_id: str) -> dict:
     """The experiment's finished search trials by NNI's sequence id."""
-    return {t.extra["nni_sequence_id"]: t for t in _rows(env, exp_id).values()}
+    return {t.extra["nni_sequence_id"]: t for t in _rows(ws, exp_id).values()}
 
 
-def _log(env, exp_id: str) -> str:
-    path = env["ws"] / "nni" / "nni-experiments" / exp_id / "trial-server.log"
+def _log(ws: Path, exp_id: str) -> str:
+    path = ws / "nni" / "nni-experiments" / exp_id / "trial-server.log"
     return path.read_text() if path.exists() else ""
 
 
-def test_a_warm_trial_stores_what_a_cold_trial_stores_and_the_server_ends_with_it(env):
-    spec = _spec(env, "nni-warm-same")
-    ids = {}
-    for warm in (True, False):
-        out = kd(env, "nni", "start", str(spec), "--trials", "2", "--concurrency", "1",
-                 "--port", str(free_port()), warm=warm)
-        ids[warm] = re.search(r"experiment (\w+)", out.stdout).group(1)
-        assert "Timeout, retry" not in out.stderr
-        assert _no_server_left(env)  # the foreground start stopped it with the experiment
-    assert _log(env, ids[True]).count("ended: 0") == 2  # both trials ran in forked children
-    assert _log(env, ids[False]) == ""  # KD_AUTOML_NNI_WARM=0: no server, cold trials
-    trials = env["ws"] / "nni" / "nni-experiments" / ids[True] / "environments"
+@pytest.fixture(scope="module")
+def kill_start(env):
+    """The Kill test's experiment, started (detached) before the first test, in a workspace of
+    its own, so that NNI's start-up runs beside the first test's; stopped at the end."""
+    ws = env["root"] / "ws-kill"
+    # the trials run for hours (killed long before the end); the baseline, at the spec's own
+    # 2 epochs, does not hold up the start
+    spec = _spec(env, "nni-warm-kill", search={"train.epochs": {"_type": "choice",
+                                                                 "_value": [100000]}})
+    args = ("nni", "start", str(spec), "--trials", "3", "--concurrency", "1", "--port",
+            str(free_port()), "--detach")
+    proc = subprocess.Popen([*KD_AUTOML, *args], env=_env(env, True, ws), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    started = {}
+
+    def result():
+        if not started:
+            out, err = proc.communicate(timeout=600)
+            _ok(proc, args, out, err)
+            started.update(ws=ws, out=out,
+                           exp_id=re.search(r"experiment (\w+)", out).group(1))
+        return started
+
+    yield result
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=120)
+    exp_id = re.search(r"experiment (\w+)", started.get("out") or "")
+    if exp_id:
+        subprocess.run([*KD_AUTOML, "nni", "stop", exp_id.group(1)], env=_env(env, True, ws),
+                       capture_output=True, timeout=120)
+
+
+def test_a_warm_trial_stores_what_a_cold_trial_stores_a_crash_included(env, kill_start):
+    # seed 2: NNI's seeded TPE sends lr 1e30 first (a NaN loss), then 0.05 (a trial that
+    # completes); warm and cold run side by side, each in a workspace of its own
+    spec = _spec(env, "nni-warm-same", seed=2,
+                 search={"train.lr": {"_type": "choice", "_value": [1e30, 0.05]}})
+    ws = {True: env["ws"], False: env["root"] / "ws-cold"}
+    args = {w: ("nni", "start", str(spec), "--trials", "2", "--concurrency", "1", "--port",
+                str(free_port())) for w in ws}
+    procs = {w: subprocess.Popen([*KD_AUTOML, *args[w]], env=_env(env, w, ws[w]), text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) for w in ws}
+    ids, outs = {}, {}
+    try:
+        for warm, proc in procs.items():
+            outs[warm] = proc.communicate(timeout=600)
+    finally:
+        for proc in procs.values():  # a failed start: its experiment stops (as Ctrl-C)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                proc.communicate(timeout=120)
+    for warm, (out, err) in outs.items():
+        _ok(procs[warm], args[warm], out, err)
+        ids[warm] = re.search(r"experiment (\w+)", out).group(1)
+        assert "Timeout, retry" not in err
+        assert "not shown: 1 failed" in out  # the crash did not stop the experiment
+    assert _no_server_left(ws[True])  # the foreground start stopped it with the experiment
+    log = _log(ws[True], ids[True])
+    assert log.count("ended: 0") == 1 and log.count("ended: 1") == 1  # both trials forked
+    assert _log(ws[False], ids[False]) == ""  # KD_AUTOML_NNI_WARM=0: no server, cold
+    trials = ws[True] / "nni" / "nni-experiments" / ids[True] / "environments"
     logs = list(trials.glob("*/trials/*/trial.log"))
     assert len(logs) == 2  # NNI's umask 077 reached the forked trials, as it reaches cold ones
     assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in logs), logs
-    warm, cold = _stored(env, ids[True]), _stored(env, ids[False])
+    warm, cold = (_stored(ws[w], ids[w]) for w in (True, False))
     assert sorted(warm) == sorted(cold) == [0, 1]
+    assert [warm[0].state, warm[1].state] == ["failed", "complete"]  # and it went on
+    assert "diverged" in warm[0].error and warm[0].params["train.lr"] == 1e30
     for seq in warm:
         w, c = warm[seq], cold[seq]
-        assert w.state == c.state == "complete"
+        assert (w.state, w.error) == (c.state, c.error)
         assert w.params == c.params and w.params  # seeded TPE: the same points
         assert w.student_val_acc == c.student_val_acc
         assert w.student_test_acc == c.student_test_acc
@@ -125,25 +182,24 @@ def _wait(predicate, what: str, timeout=240):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_kill_stores_the_trial_failed_and_a_killed_client_takes_its_trial_with_it(env):
-    spec = _spec(env, "nni-warm-kill", epochs=3000)  # minutes: killed long before the end
-    out = kd(env, "nni", "start", str(spec), "--trials", "3", "--concurrency", "1",
-             "--port", str(free_port()), "--detach")
-    url = re.search(r"web UI: (http://127\.0\.0\.1:\d+/[\w-]+/)", out.stdout).group(1)
-    exp_id = re.search(r"experiment (\w+)", out.stdout).group(1)
+def test_kill_stores_the_trial_failed_and_a_killed_client_takes_its_trial_with_it(
+        env, kill_start):
+    started = kill_start()
+    ws, exp_id = started["ws"], started["exp_id"]
+    url = re.search(r"web UI: (http://127\.0\.0\.1:\d+/[\w-]+/)", started["out"]).group(1)
     try:
         def training(skip=()):
-            return next((t for t in _rows(env, exp_id).values() if t.state == "running"
+            return next((t for t in _rows(ws, exp_id).values() if t.state == "running"
                          and t.backend_trial_id not in skip), None)
 
         first = _wait(training, "the first trial in training")
-        server = _servers(env)
+        server = _servers(ws)
         assert len(server) == 1 and len(server[0].children()) == 1  # the trial: forked
         job = first.backend_trial_id
         r = requests.delete(f"{url}api/v1/nni/trial-jobs/{job}", timeout=10)  # the UI's Kill
         assert r.status_code == 200, r.text
-        killed = _wait(lambda: _rows(env, exp_id)[job].state != "running" and
-                       _rows(env, exp_id)[job], "the killed trial's row")
+        killed = _wait(lambda: _rows(ws, exp_id)[job].state != "running" and
+                       _rows(ws, exp_id)[job], "the killed trial's row")
         assert killed.state == "failed" and "interrupted" in (killed.error or "")
 
         def job_status(j):
@@ -162,7 +218,7 @@ def test_kill_stores_the_trial_failed_and_a_killed_client_takes_its_trial_with_i
         _wait(lambda: job_status(second.backend_trial_id) not in (None, "RUNNING"),
               "NNI's record of its end")  # as a SIGKILLed cold trial: NNI's USER_CANCELED
     finally:
-        subprocess.run([*KD_AUTOML, "nni", "stop", exp_id], env=env["env"],
+        subprocess.run([*KD_AUTOML, "nni", "stop", exp_id], env=_env(env, True, ws),
                        capture_output=True, timeout=120)
-    assert _no_server_left(env)  # `nni stop`: the server followed NNI's manager
-    assert "stopped" in _log(env, exp_id).splitlines()[-1]
+    assert _no_server_left(ws)  # `nni stop`: the server followed NNI's manager
+    assert "stopped" in _log(ws, exp_id).splitlines()[-1]
