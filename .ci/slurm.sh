@@ -32,7 +32,8 @@ fi
 # The node declares 8 CPUs on any machine (config_overrides: slurmd does not drain a node that
 # has fewer): the tests run 3 one-CPU workers plus a job of their own on a 2-core machine.
 # CR_Core, not CR_Core_Memory: without DefMemPerCPU a job without --mem would take the node.
-# cred_expire=10: a requeued job waits cred_expire + 1 s before it runs again.
+# cred_expire=10: a requeued job waits cred_expire + 1 s before it runs again; bf_interval=5,
+# sched_interval=5: then it (and a new array) starts within seconds, not at the next 30-60 s pass.
 cat > /etc/slurm/slurm.conf <<CONF
 ClusterName=ci
 SlurmctldHost=$H
@@ -52,6 +53,7 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
+SchedulerParameters=bf_interval=5,sched_interval=5
 PreemptType=preempt/partition_prio
 PreemptMode=REQUEUE
 ReturnToService=2

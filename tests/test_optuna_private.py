@@ -14,7 +14,9 @@ from optuna.trial import TrialState
 from kd_automl.store import optuna_private as private
 
 PACKAGE = Path(__file__).resolve().parents[1] / "kd_automl"
-PRIVATE = re.compile(r"\._storage\b|\._study_id\b|\._trial_id\b|_get_stale_trial_ids|"
+# nni.trial._trial_id is NNI's (trials/nni_state.py resets NNI's globals), not Optuna's
+PRIVATE = re.compile(r"\._storage\b|\._study_id\b|(?<!nni\.trial)\._trial_id\b|"
+                     r"_get_stale_trial_ids|"
                      r"_tell_with_warning|_get_latest_trial|_n_warmup_steps|storages\._rdb|"
                      r"[\"']_backend[\"']")
 

@@ -5,6 +5,7 @@ it) and PostgreSQL (``KD_AUTOML_TEST_PG``). Tiny digits studies; every test canc
 submitted.
 """
 
+import contextlib
 import copy
 import os
 import shutil
@@ -223,7 +224,8 @@ def test_a_task_at_its_time_limit_requeues_itself_and_continues_its_trial(study,
         _wait("task 1 to requeue itself", lambda: f"requeued task {other}" in _log(study, other),
               timeout=60)
     finally:
-        os.kill(pid, signal.SIGCONT)
+        with contextlib.suppress(ProcessLookupError):  # ended already by its requeue
+            os.kill(pid, signal.SIGCONT)
     subprocess.run(["scontrol", "update", f"JobId={other}", "TimeLimit=10"], check=True)
     _wait("the study's trial", lambda: counts(_study(study.name)) == (1, 0), timeout=180)
     _wait("both tasks to end", lambda: not scheduler.queued(job), timeout=60)

@@ -22,8 +22,8 @@ ClusterProfile = Annotated[Path | None, typer.Option(
 Partition = Annotated[str | None, typer.Option(help="Slurm partition.")]
 Mem = Annotated[str | None, typer.Option(help="Memory per Slurm task, e.g. 16G.")]
 Time = Annotated[str | None, typer.Option(
-    "--time", help="Time limit per Slurm task, e.g. 12:00:00 (a task is signalled 120 s "
-    "before and its trial continues elsewhere).")]
+    "--time", help="Time limit per Slurm task, e.g. 12:00:00 (120 s before it the task "
+    "stores its trial with its checkpoint and requeues itself to continue it).")]
 Account = Annotated[str | None, typer.Option(help="Slurm account.")]
 Qos = Annotated[str | None, typer.Option(help="Slurm QOS.")]
 SingleNode = Annotated[bool, typer.Option(

@@ -103,7 +103,7 @@ def _submit(spec: ExperimentSpec, options: SlurmOptions, study_name: str, db_url
         job_name=f"kd-{study_name}"[:64], time=None, wckey=None, stderr_to_stdout=True,
         array_parallelism=options.workers, signal_delay_s=options.signal_s,
         setup=[f"export OMP_NUM_THREADS={threads}"],
-        additional_parameters=options.sbatch_flags())  # --signal=TERM@120 replaces USR2
+        additional_parameters=options.sbatch_flags())  # --signal=USR1@120: the time limit
     n = options.workers
     try:
         jobs = executor.map_array(run_task, [spec.to_dict()] * n, [study_name] * n, [db_url] * n,
