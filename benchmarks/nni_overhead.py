@@ -2,14 +2,15 @@
 
 The same tiny digits spec (MLP 32 -> MLP 8, KD, 2 epochs per trial) run as whole commands in
 one workspace (the teacher trained once, by a warm-up study): ``kd-automl optuna`` and
-``kd-automl nni start`` with warm trials (the experiment's trial server) and cold ones
-(``KD_AUTOML_NNI_WARM=0``: a new process per trial), at each concurrency. From the store's
+``kd-automl nni start`` with warm trials (the experiment's trial server; once more at NNI's own
+0.5 s manager poll, ``KD_AUTOML_NNI_POLL_S=0.5``, to show what the guard's 0.1 s saves) and cold
+ones (``KD_AUTOML_NNI_WARM=0``: a new process per trial), at each concurrency. From the store's
 rows: **overhead per trial** = the span from the first trial's start to the last one's end,
 times the trials at once, over the trials, less a trial's mean run time (``wall_time_s``): what
 each trial waits outside its own training (a new process and its imports, NNI's polling, the
 tuner, the store). The ratio is each row's overhead over Optuna's at the same concurrency.
 
-    uv run python benchmarks/nni_overhead.py [--trials 6] [--concurrency 1 2]
+    uv run python benchmarks/nni_overhead.py [--trials 6] [--concurrency 1 2] [--modes ...]
 """
 
 from __future__ import annotations
@@ -40,7 +41,11 @@ SPEC = {
     "search": {"method.temperature": {"_type": "loguniform", "_value": [1, 20]},
                "method.alpha": {"_type": "uniform", "_value": [0.0, 1.0]}},
 }
-MODES = ("Optuna", "NNI warm", "NNI cold")
+# Each mode's environment: NNI warm (the default), warm at NNI's own 0.5 s manager poll (what
+# guard.js shortens), and cold trials (a new process per trial).
+MODES = {"Optuna": {}, "NNI warm": {},
+         "NNI warm, NNI's 0.5 s poll": {"KD_AUTOML_NNI_POLL_S": "0.5"},
+         "NNI cold": {"KD_AUTOML_NNI_WARM": "0"}}
 
 
 def _free_port() -> int:
@@ -52,11 +57,13 @@ def _free_port() -> int:
 def run(mode: str, root: Path, trials: int, concurrency: int,
         name: str | None = None) -> tuple[str, float]:
     """Run one search; the name of its experiment in the store and its wall time."""
-    name = name or f"bench-{mode.replace(' ', '-').lower()}-{concurrency}"
+    slug = "".join(ch if ch.isalnum() else "-" for ch in mode.lower())
+    name = name or f"bench-{slug}-{concurrency}"
     spec = root / f"{name}.yaml"
     spec.write_text(yaml.safe_dump({"name": name, **SPEC}))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "KD_AUTOML_THREADS": "1",
-           "HOME": str(root / "home"), "KD_AUTOML_NNI_WARM": "0" if mode == "NNI cold" else "1"}
+           "HOME": str(root / "home"), "KD_AUTOML_NNI_WARM": "1", "KD_AUTOML_NNI_POLL_S": "0.1",
+           **MODES[mode]}
     ws = ["--workspace", str(root / "ws")]
     if mode == "Optuna":
         args = ["optuna", str(spec), "--trials", str(trials), "--workers", str(concurrency),
@@ -84,24 +91,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--trials", type=int, default=6)
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES),
+                    help="the rows to run (Optuna always runs: the ratios are to it)")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="kd-nni-bench-"))
     run("Optuna", root, 1, 1, name="bench-warm-up")  # the teacher, cached for every row
     load = [os.getloadavg()[0]]
     results = {}
     for c in args.concurrency:
-        for mode in MODES:
+        for mode in ["Optuna", *(m for m in args.modes if m != "Optuna")]:
             name, wall = run(mode, root, args.trials, c)
             load.append(os.getloadavg()[0])
             results[mode, c] = (*overhead(Store(f"sqlite:///{root / 'ws' / 'kd_automl.db'}"),
                                          name, c), wall)
     print(f"{datetime.now():%Y-%m-%d}, {args.trials} trials per run, {os.cpu_count()} CPUs, "
           f"load average {min(load):.1f}-{max(load):.1f}")
-    print(f"{'':<10} {'at once':>7} {'overhead/trial':>15} {'trial run':>10} {'command':>9} "
+    print(f"{'':<27} {'at once':>7} {'overhead/trial':>15} {'trial run':>10} {'command':>9} "
           f"{'vs Optuna':>10}")
     for (mode, c), (over, run_s, n, wall) in results.items():
         ratio = over / results["Optuna", c][0] if results["Optuna", c][0] > 0 else float("nan")
-        print(f"{mode:<10} {c:>7} {over:>14.2f}s {run_s:>9.2f}s {wall:>8.0f}s {ratio:>9.1f}x"
+        print(f"{mode:<27} {c:>7} {over:>14.2f}s {run_s:>9.2f}s {wall:>8.0f}s {ratio:>9.1f}x"
               + (f"  ({n} trials)" if n != args.trials else ""))
 
 
