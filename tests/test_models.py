@@ -1,5 +1,7 @@
 """The model zoo: every model builds, has the feature contract, is sized by numbers; profiling."""
 
+import inspect
+
 import pytest
 import torch
 from torch import nn
@@ -14,6 +16,8 @@ from kd_automl.models import (
     model_options,
     profile,
 )
+from kd_automl.models.catalog import family_names
+from kd_automl.models.registry import builders
 
 CIFAR = (3, 32, 32)
 ZOO = [n for n in model_names() if n != "torchvision"]
@@ -86,6 +90,26 @@ def test_bad_sizes_fail_at_validation(arch, options, words):
     with pytest.raises(KDAutoMLError, match="student") as err:
         check_model(arch, options, where="student")
     assert words in str(err.value)
+
+
+def test_every_family_has_a_builder_that_takes_its_catalog_options():
+    """The catalog holds the options and their rules; each torch builder takes them all, by
+    name, so the two cannot drift."""
+    built = builders()
+    assert set(built) == set(family_names())
+    for family, fn in built.items():
+        params = list(inspect.signature(fn).parameters.values())[2:]
+        assert all(p.kind is p.KEYWORD_ONLY and p.default is p.empty for p in params), family
+        assert [p.name for p in params] == list(model_options(family)), family
+
+
+def test_the_size_rules_name_the_field_for_any_bad_value():
+    with pytest.raises(KDAutoMLError, match=r"^student: dropout must be a probability"):
+        check_model("wrn", {"dropout": "high"}, where="student")
+    with pytest.raises(KDAutoMLError, match=r"^teacher: stem must be an integer"):
+        check_model("resnet8x4", {"stem": 0}, where="teacher")
+    with pytest.raises(KDAutoMLError, match="16x16"):
+        check_model("vgg8", {}, where="student", input_shape=(1, 8, 8))
 
 
 def test_digit_sized_inputs():

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from kd_automl.data.registry import register_dataset, register_preflight
 from kd_automl.errors import KDAutoMLError
@@ -44,6 +43,8 @@ def open_image_folder(root: str | Path, size: int, grayscale: bool = False,
 
 
 def _read_all(folder: torchvision.datasets.ImageFolder) -> tuple[np.ndarray, np.ndarray]:
+    import torch
+
     loader = torch.utils.data.DataLoader(folder, batch_size=256)
     xs, ys = zip(*loader, strict=True)
     return torch.cat(xs).numpy(), torch.cat(ys).numpy().astype(np.int64)

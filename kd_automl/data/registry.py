@@ -18,11 +18,14 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from kd_automl.errors import KDAutoMLError
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -148,6 +151,8 @@ def load_dataset(name: str, options: dict | None = None, *, seed: int = 0,
     For a dataset with a fixed test split (CIFAR), ``test_fraction`` is unused and
     validation is a seeded ``val_fraction`` slice of the training images.
     """
+    import torch
+
     options = options or {}
     check_dataset(name, options)
     x, y, num_classes, *fixed = _DATASETS[name](**options)

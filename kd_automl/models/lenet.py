@@ -14,12 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from kd_automl.errors import KDAutoMLError
-from kd_automl.models._size import as_int
 from kd_automl.models.base import ZooModel
-from kd_automl.models.registry import register_alias, register_model
-
-INPUT_SIZES = (28, 32)
+from kd_automl.models.registry import register_model
 
 
 class LeNet5(ZooModel):
@@ -45,20 +41,8 @@ class LeNet5(ZooModel):
 
 
 @register_model("lenet5")
-def lenet5(input_shape: tuple[int, ...], num_classes: int, conv1: int = 6, conv2: int = 16,
-           fc1: int = 120, fc2: int = 84, input_size: int = 28) -> LeNet5:
+def lenet5(input_shape: tuple[int, ...], num_classes: int, *, conv1: int, conv2: int, fc1: int,
+           fc2: int, input_size: int) -> LeNet5:
     """LeNet-5 (two 5x5 conv layers, 120-84 head; ReLU and max-pooling)."""
-    sizes = {k: as_int(k, v, 1) for k, v in
-             {"conv1": conv1, "conv2": conv2, "fc1": fc1, "fc2": fc2}.items()}
-    input_size = as_int("input_size", input_size, 1)
-    if input_size not in INPUT_SIZES:
-        raise KDAutoMLError(f"input_size must be 28 (MNIST's layout: first conv padded by 2) or "
-                            f"32 (LeCun's), got {input_size}")
-    if len(input_shape) != 3 or tuple(input_shape[1:]) != (input_size, input_size):
-        got = "x".join(map(str, input_shape[1:])) if len(input_shape) == 3 else input_shape
-        raise KDAutoMLError(f"input_size: lenet5 is set for {input_size}x{input_size} images but "
-                            f"the data set's are {got}; set input_size to match the data")
-    return LeNet5(input_shape[0], num_classes, padding=(32 - input_size) // 2, **sizes)
-
-
-register_alias("lenet5_half", lenet5, conv1=3, conv2=8)
+    return LeNet5(input_shape[0], num_classes, conv1, conv2, fc1, fc2,
+                  padding=(32 - input_size) // 2)

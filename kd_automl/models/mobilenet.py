@@ -11,9 +11,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from kd_automl.models._size import as_float, as_int, channels, check_spatial, repeats
+from kd_automl.models._size import channels, repeats
 from kd_automl.models.base import StagedCNN, conv_bn_relu
-from kd_automl.models.registry import register_alias, register_model
+from kd_automl.models.registry import register_model
 
 # (expansion or None for the model's T, out channels, repeats, stride); grouped by resolution
 _SETTINGS = (
@@ -41,12 +41,9 @@ class InvertedResidual(nn.Module):
 
 
 @register_model("mobilenetv2")
-def mobilenetv2(input_shape: tuple[int, ...], num_classes: int, width: float = 1.0,
-                depth: float = 1.0, expansion: int = 6) -> StagedCNN:
+def mobilenetv2(input_shape: tuple[int, ...], num_classes: int, *, width: float, depth: float,
+                expansion: int) -> StagedCNN:
     """MobileNetV2 (CIFAR): channels ``* width``, block repeats ``* depth``, expansion T."""
-    width, depth = as_float("width", width), as_float("depth", depth)
-    expansion = as_int("expansion", expansion, 1)
-    check_spatial(input_shape, 2, "mobilenetv2")
     c_in = max(1, int(32 * width))
     stem = conv_bn_relu(input_shape[0], c_in, 3, 2, act=nn.ReLU6)
     stages = []
@@ -62,5 +59,3 @@ def mobilenetv2(input_shape: tuple[int, ...], num_classes: int, width: float = 1
     head = conv_bn_relu(c_in, last, 1, act=nn.ReLU6)
     return StagedCNN(stem, stages, last, num_classes, head_conv=head)
 
-
-register_alias("mobilenetv2_half", mobilenetv2, width=0.5)

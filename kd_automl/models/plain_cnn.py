@@ -11,19 +11,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from kd_automl.errors import KDAutoMLError
-from kd_automl.models._size import as_float, as_int, channels, check_spatial
+from kd_automl.models._size import channels
 from kd_automl.models.base import ZooModel, conv_bn_relu
-from kd_automl.models.registry import register_alias, register_model
-
-# depth -> (conv widths per group, hidden linear width or 0)
-_LAYOUTS: dict[int, tuple[tuple[tuple[int, ...], ...], int]] = {
-    2: (((16,), (16,)), 0),
-    4: (((16, 16), (32, 32)), 0),
-    6: (((16, 16), (32, 32), (64, 64)), 0),
-    8: (((16, 16), (32, 32), (64, 64), (128, 128)), 64),
-    10: (((32, 32), (64, 64), (128, 128), (256, 256, 256, 256)), 128),
-}
+from kd_automl.models.catalog import PLAIN_CNN_LAYOUTS
+from kd_automl.models.registry import register_model
 
 
 class PlainCNN(ZooModel):
@@ -45,15 +36,10 @@ class PlainCNN(ZooModel):
 
 
 @register_model("plain_cnn")
-def plain_cnn(input_shape: tuple[int, ...], num_classes: int, depth: int = 4,
-              width: float = 1.0) -> PlainCNN:
+def plain_cnn(input_shape: tuple[int, ...], num_classes: int, *, depth: int,
+              width: float) -> PlainCNN:
     """TAKD plain CNN with ``depth`` (2, 4, 6, 8, 10) conv layers, widths scaled by ``width``."""
-    depth = as_int("depth", depth, 1)
-    if depth not in _LAYOUTS:
-        raise KDAutoMLError(f"depth must be one of 2, 4, 6, 8, 10, got {depth}")
-    width = as_float("width", width)
-    layout, hidden = _LAYOUTS[depth]
-    check_spatial(input_shape, 2 ** len(layout), "plain_cnn")
+    layout, hidden = PLAIN_CNN_LAYOUTS[depth]
     groups: list[nn.Module] = []
     c_in = input_shape[0]
     for convs in layout:
@@ -66,6 +52,3 @@ def plain_cnn(input_shape: tuple[int, ...], num_classes: int, depth: int = 4,
     hidden = channels(hidden, width) if hidden else 0
     return PlainCNN(groups, c_in * side[0] * side[1], hidden, num_classes)
 
-
-for _d in _LAYOUTS:
-    register_alias(f"plain_cnn{_d}", plain_cnn, depth=_d)

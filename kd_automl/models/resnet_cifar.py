@@ -11,10 +11,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from kd_automl.errors import KDAutoMLError
-from kd_automl.models._size import as_float, as_int, channels, check_spatial
+from kd_automl.models._size import channels
 from kd_automl.models.base import StagedCNN, conv_bn_relu
-from kd_automl.models.registry import register_alias, register_model
+from kd_automl.models.registry import register_model
 
 
 class BasicBlock(nn.Module):
@@ -36,23 +35,12 @@ def _stage(c_in: int, c_out: int, blocks: int, stride: int) -> nn.Sequential:
 
 
 @register_model("resnet")
-def resnet(input_shape: tuple[int, ...], num_classes: int, depth: int = 20, width: float = 1.0,
-           stem: int | None = None) -> StagedCNN:
+def resnet(input_shape: tuple[int, ...], num_classes: int, *, depth: int, width: float,
+           stem: int | None) -> StagedCNN:
     """CIFAR ResNet: ``depth`` = 6n+2, stage widths ``16/32/64 * width``, ``stem`` channels."""
-    depth = as_int("depth", depth, 8)
-    if (depth - 2) % 6:
-        raise KDAutoMLError(f"depth must be 6n+2 (8, 14, 20, 26, 32, 44, 56, 110), got {depth}")
-    width = as_float("width", width)
-    check_spatial(input_shape, 4, "resnet")
     widths = [channels(c, width) for c in (16, 32, 64)]
-    stem_c = as_int("stem", stem, 1) if stem is not None else widths[0]
+    stem_c = stem if stem is not None else widths[0]
     n = (depth - 2) // 6
     stages = [_stage(stem_c, widths[0], n, 1), _stage(widths[0], widths[1], n, 2),
               _stage(widths[1], widths[2], n, 2)]
     return StagedCNN(conv_bn_relu(input_shape[0], stem_c), stages, widths[2], num_classes)
-
-
-for _d in (8, 14, 20, 26, 32, 44, 56, 110):
-    register_alias(f"resnet{_d}", resnet, depth=_d)
-register_alias("resnet8x4", resnet, depth=8, width=4.0, stem=32)
-register_alias("resnet32x4", resnet, depth=32, width=4.0, stem=32)

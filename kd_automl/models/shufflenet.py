@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from kd_automl.models._size import as_float, channels, check_spatial, repeats
+from kd_automl.models._size import channels, repeats
 from kd_automl.models.base import StagedCNN, conv_bn_relu
 from kd_automl.models.registry import register_model
 
@@ -51,11 +51,9 @@ class DownBlock(nn.Module):
 
 
 @register_model("shufflenetv2")
-def shufflenetv2(input_shape: tuple[int, ...], num_classes: int, width: float = 1.0,
-                 depth: float = 1.0) -> StagedCNN:
+def shufflenetv2(input_shape: tuple[int, ...], num_classes: int, *, width: float,
+                 depth: float) -> StagedCNN:
     """ShuffleNetV2 (CIFAR): stage widths ``116/232/464 * width``, repeats ``* depth``."""
-    width, depth = as_float("width", width), as_float("depth", depth)
-    check_spatial(input_shape, 8, "shufflenetv2")
     c_in, stages = 24, []
     for base, n in ((116, 3), (232, 7), (464, 3)):
         c_out = channels(base, width, 4)

@@ -6,10 +6,8 @@ import math
 
 from torch import nn
 
-from kd_automl.errors import KDAutoMLError
-from kd_automl.models._size import as_int
 from kd_automl.models.base import ZooModel
-from kd_automl.models.registry import register_alias, register_model
+from kd_automl.models.registry import register_model
 
 
 class MLP(ZooModel):
@@ -64,30 +62,15 @@ class SmallCNN(ZooModel):
 
 
 @register_model("mlp")
-def mlp(input_shape: tuple[int, ...], num_classes: int, width: int = 64, depth: int = 1,
-        batchnorm: bool = True, dropout: float = 0.0, input_dropout: float = 0.0) -> MLP:
+def mlp(input_shape: tuple[int, ...], num_classes: int, *, width: int, depth: int,
+        batchnorm: bool, dropout: float, input_dropout: float) -> MLP:
     """Multilayer perceptron on the flattened input."""
-    width, depth = as_int("width", width, 1), as_int("depth", depth, 0)
-    for name, p in (("dropout", dropout), ("input_dropout", input_dropout)):
-        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p < 1:
-            raise KDAutoMLError(f"{name} must be a probability in [0, 1), got {p!r}")
-    if not isinstance(batchnorm, bool):
-        raise KDAutoMLError(f"batchnorm must be true or false, got {batchnorm!r}")
-    return MLP(math.prod(input_shape), num_classes, width, depth, batchnorm, float(dropout),
-               float(input_dropout))
-
-
-# Hinton, Vinyals & Dean (2015), section 3 (MNIST): a 784-1200-1200-10 teacher trained with
-# dropout (20% on the input, 50% on the hidden units) and a 784-800-800-10 student, no BatchNorm
-register_alias("hinton_teacher", mlp, width=1200, depth=2, batchnorm=False, dropout=0.5,
-               input_dropout=0.2)
-register_alias("hinton_student", mlp, width=800, depth=2, batchnorm=False)
+    return MLP(math.prod(input_shape), num_classes, width, depth, batchnorm, dropout,
+               input_dropout)
 
 
 @register_model("cnn")
-def cnn(input_shape: tuple[int, ...], num_classes: int, width: int = 16,
-        depth: int = 2) -> SmallCNN:
+def cnn(input_shape: tuple[int, ...], num_classes: int, *, width: int, depth: int) -> SmallCNN:
     """Plain CNN (3x3 conv-BN-ReLU stack, global average pool)."""
-    width, depth = as_int("width", width, 1), as_int("depth", depth, 1)
     return SmallCNN(input_shape[0], num_classes, width, depth)
 

@@ -79,8 +79,8 @@ class TorchvisionModel(ZooModel):
 
 
 @register_model("torchvision")
-def torchvision_model(input_shape: tuple[int, ...], num_classes: int, name: str = "resnet18",
-                      weights: str | None = None) -> TorchvisionModel:
+def torchvision_model(input_shape: tuple[int, ...], num_classes: int, *, name: str,
+                      weights: str | None) -> TorchvisionModel:
     """A torchvision classification model by ``name`` (ImageNet-sized inputs)."""
     import torchvision  # on first use: its import costs seconds
 
@@ -102,6 +102,4 @@ def torchvision_model(input_shape: tuple[int, ...], num_classes: int, name: str 
         raise KDAutoMLError(f"torchvision model {name!r}: could not load weights {weights!r} "
                             f"({err}); put them in torch's cache ($TORCH_HOME) or drop "
                             f"'weights'") from None
-    if input_shape[0] != 3:
-        raise KDAutoMLError(f"torchvision models take 3-channel images, got {input_shape[0]}")
     return TorchvisionModel(net)

@@ -10,10 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from kd_automl.errors import KDAutoMLError
-from kd_automl.models._size import as_float, as_int, channels, check_spatial
+from kd_automl.models._size import channels
 from kd_automl.models.base import StagedCNN
-from kd_automl.models.registry import register_alias, register_model
+from kd_automl.models.registry import register_model
 
 
 class WideBlock(nn.Module):
@@ -42,24 +41,12 @@ def _stage(c_in: int, c_out: int, blocks: int, stride: int, dropout: float,
 
 
 @register_model("wrn")
-def wrn(input_shape: tuple[int, ...], num_classes: int, depth: int = 16, width: float = 2.0,
-        dropout: float = 0.0) -> StagedCNN:
+def wrn(input_shape: tuple[int, ...], num_classes: int, *, depth: int, width: float,
+        dropout: float) -> StagedCNN:
     """Wide ResNet WRN-``depth``-``width``: depth = 6n+4, stage widths ``16/32/64 * width``."""
-    depth = as_int("depth", depth, 10)
-    if (depth - 4) % 6:
-        raise KDAutoMLError(f"depth must be 6n+4 (10, 16, 22, 28, 40), got {depth}")
-    width = as_float("width", width)
-    if not 0.0 <= dropout < 1.0:
-        raise KDAutoMLError(f"dropout must be in [0, 1), got {dropout!r}")
-    check_spatial(input_shape, 4, "wrn")
     n = (depth - 4) // 6
     w = [channels(c, width) for c in (16, 32, 64)]
     stem = nn.Conv2d(input_shape[0], 16, 3, 1, 1, bias=False)
     stages = [_stage(16, w[0], n, 1, dropout), _stage(w[0], w[1], n, 2, dropout),
               _stage(w[1], w[2], n, 2, dropout, final_act=True)]
     return StagedCNN(stem, stages, w[2], num_classes)
-
-
-for _d, _k in ((16, 1), (16, 2), (16, 4), (16, 8), (28, 2), (28, 4), (28, 10), (40, 1), (40, 2),
-               (40, 4)):
-    register_alias(f"wrn_{_d}_{_k}", wrn, depth=_d, width=float(_k))

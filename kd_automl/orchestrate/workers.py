@@ -66,7 +66,8 @@ def _worker(spec_data: dict, study_name: str, storage_url: str, db_url: str, wor
 
 # torch._dynamo: a trial's first FLOP count imports it (and sympy), about 7 s per process
 PRELOAD = ["kd_automl.orchestrate.optuna.source", "kd_automl.orchestrate.optuna.study",
-           "optuna.samplers", "torch._dynamo", "kd_automl.distill.all_methods"]
+           "optuna.samplers", "torch._dynamo", "kd_automl.distill.all_methods",
+           "kd_automl.models.all_models"]
 PRELOAD_FOR = {"digits": ["sklearn.datasets"]}  # what the first trial would import
 READY_ENV = "KD_AUTOML_FORK_READY"
 _ready_file: list[Path] = []  # the file this process's fork server creates when ready

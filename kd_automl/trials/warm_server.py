@@ -43,7 +43,7 @@ from kd_automl.trial_wire import Reader, send
 # nni_state), and the data set's reader by its name (``--dataset``)
 PRELOAD = ["torch", "torch._dynamo", "kd_automl.orchestrate.recording",
            "kd_automl.orchestrate.runner", "kd_automl.orchestrate.threads", "kd_automl.store",
-           "kd_automl.distill.all_methods", "kd_automl.models", "kd_automl.data",
+           "kd_automl.distill.all_methods", "kd_automl.models.all_models", "kd_automl.data",
            "kd_automl.engine.trial", "kd_automl.engine.teacher", "numpy", "scipy.stats",
            "pandas", "json_tricks",
            "typeguard", "requests", "psutil", "yaml", "colorama", "cloudpickle", "nni",
